@@ -1,0 +1,1 @@
+"""Data in: the dataset registry, downloads, transforms and the FusionDataModule."""

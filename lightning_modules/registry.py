@@ -1,0 +1,67 @@
+"""A registry of fusion methods in the style of timm's ``register_model``.
+
+Each method module registers its LightningModule class (or a small constructor
+returning one) under a name; users, the CLI and the runner only call
+:func:`create_method` and :func:`list_methods`.
+
+Example:
+    >>> from lightning_modules import create_method, list_methods
+    >>> "average" in list_methods()
+    True
+    >>> model = create_method("average")
+"""
+
+from __future__ import annotations
+
+from typing import Callable, TypeVar
+
+_REGISTRY: dict[str, Callable] = {}
+
+T = TypeVar("T", bound=Callable)
+
+
+def register_method(name: str) -> Callable[[T], T]:
+    """Class or function decorator registering a method constructor under ``name``."""
+
+    def decorator(constructor: T) -> T:
+        if name in _REGISTRY and _REGISTRY[name] is not constructor:
+            raise ValueError(f"method {name!r} is registered twice")
+        _REGISTRY[name] = constructor
+        return constructor
+
+    return decorator
+
+
+def list_methods(trainable: bool | None = None) -> list[str]:
+    """Registered method names, sorted.
+
+    Args:
+        trainable: ``True`` lists only methods that need training, ``False``
+            only reference rules (``average``, ``max``); ``None`` lists all.
+    """
+    names = sorted(_REGISTRY)
+    if trainable is None:
+        return names
+    return [n for n in names if bool(getattr(get_method_class(n), "needs_training", True)) == trainable]
+
+
+def get_method_class(name: str) -> type:
+    """The LightningModule class behind a registered name (for checkpoints and configs)."""
+    constructor = _lookup(name)
+    return constructor if isinstance(constructor, type) else getattr(constructor, "method_class", constructor)
+
+
+def create_method(name: str, **kwargs):
+    """Build a registered method with its keyword hyper-parameters.
+
+    Raises:
+        KeyError: unknown name; the message lists the registered ones.
+    """
+    return _lookup(name)(**kwargs)
+
+
+def _lookup(name: str) -> Callable:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown method {name!r}; registered: {', '.join(sorted(_REGISTRY))}") from None

@@ -1,0 +1,1 @@
+"""Fusion quality metrics as torchmetrics ``Metric`` classes with functional twins."""

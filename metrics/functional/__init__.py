@@ -1,0 +1,1 @@
+"""Functional metrics: ``fn(fused, ir, vis) -> Tensor[N]``, one value per image."""

@@ -1,0 +1,57 @@
+"""The shared image I/O helpers on real files."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from datamodules.io import ImageReadError, atomic_write, gray_from_rgb, read_image, save_png, to_uint8
+
+
+def test_gray_matches_pil_luma(data_root):
+    path = data_root / "IVIF-DIDFuse/Datasets/Train_data_FLIR/VIS/VIS/VIS1.jpg"
+    with Image.open(path) as img:
+        assert img.mode == "RGB"
+        expected = np.asarray(img.convert("L"))
+    assert np.array_equal(read_image(path), expected)
+    assert np.array_equal(gray_from_rgb(read_image(path, mode="rgb")), expected)
+
+
+def test_rgb_where_gray_expected_is_refused(data_root):
+    path = data_root / "IVIF-DIDFuse/Datasets/Train_data_FLIR/VIS/VIS/VIS1.jpg"
+    with pytest.raises(ImageReadError, match="VIS1.jpg.*RGB image where a gray image was expected"):
+        read_image(path, mode="gray_strict")
+
+
+def test_corrupt_truncated_and_non_image(tmp_path, data_root):
+    source = (data_root / "IVIF-DIDFuse/Datasets/Test_data_TNO/IR1.bmp").read_bytes()
+    truncated = tmp_path / "IR1.bmp"
+    truncated.write_bytes(source[: len(source) // 3])
+    with pytest.raises(ImageReadError, match="IR1.bmp"):
+        read_image(truncated)
+    thumbs = data_root / "RoadScene/crop_HR_visible/Thumbs.db"
+    with pytest.raises(ImageReadError, match="Thumbs.db: not an image"):
+        read_image(thumbs)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(ImageReadError, match="empty"):
+        read_image(empty)
+
+
+def test_save_png_rounding_round_trip(tmp_path):
+    values = torch.tensor([[0.0, 0.5 / 255, 1.5 / 255, 0.2, 1.0, 1.7, -0.3]], dtype=torch.float64)
+    assert to_uint8(values).tolist() == [[0, 0, 2, 51, 255, 255, 0]]
+    image = torch.rand(1, 1, 13, 17)
+    path = save_png(tmp_path / "sub" / "F1.png", image)
+    assert np.array_equal(read_image(path), to_uint8(image))
+
+
+def test_atomic_write_leaves_old_file_on_error(tmp_path):
+    target = tmp_path / "results.csv"
+    target.write_text("old\n")
+    with pytest.raises(RuntimeError):
+        with atomic_write(target) as handle:
+            handle.write("partial")
+            raise RuntimeError("killed")
+    assert target.read_text() == "old\n"
+    assert list(tmp_path.iterdir()) == [target]
