@@ -1,0 +1,64 @@
+"""The torchmetrics base class every fusion metric derives from."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar
+
+import torch
+from torchmetrics import Metric
+from torchmetrics.utilities.data import dim_zero_cat
+
+__all__ = ["FusionMetric"]
+
+
+class FusionMetric(Metric):
+    """A no-reference fusion metric: one value per fused image, averaged by ``compute()``.
+
+    Subclasses set ``functional`` (the functional twin, ``fn(fused, ir, vis, **options)
+    -> Tensor[N]``), ``higher_is_better`` and the value bounds; they never re-implement
+    the maths. Per-image values are a ``cat`` list state, so under DDP every process
+    ends with all values (``dist_reduce_fx="cat"``) and the mean is that of one pass.
+
+    Args:
+        **kwargs: options forwarded to the functional (e.g. ``convention``), plus the
+            usual ``torchmetrics.Metric`` keyword arguments.
+
+    Inputs to ``update``:
+        fused, ir, vis: float tensors N x 1 x H x W in [0, 1].
+
+    Example:
+        >>> import torch
+        >>> from metrics import get_metric
+        >>> metric = get_metric("EN")
+        >>> metric.update(torch.rand(2, 1, 32, 32), torch.rand(2, 1, 32, 32), torch.rand(2, 1, 32, 32))
+        >>> metric.per_image().shape
+        torch.Size([2])
+    """
+
+    functional: ClassVar[Callable[..., torch.Tensor]]
+    full_state_update: ClassVar[bool] = False
+    is_differentiable: ClassVar[bool] = False
+    higher_is_better: ClassVar[bool] = True
+
+    _METRIC_KWARGS = ("compute_on_cpu", "dist_sync_on_step", "process_group", "dist_sync_fn",
+                      "distributed_available_fn", "sync_on_compute", "compute_with_cache")
+
+    def __init__(self, **kwargs: Any) -> None:
+        metric_kwargs = {key: kwargs.pop(key) for key in list(kwargs) if key in self._METRIC_KWARGS}
+        super().__init__(**metric_kwargs)
+        self.options = kwargs
+        self.add_state("values", default=[], dist_reduce_fx="cat")
+
+    def update(self, fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> None:
+        """Add the values of a batch of N fused images."""
+        self.values.append(type(self).functional(fused, ir, vis, **self.options).detach().flatten())
+
+    def per_image(self) -> torch.Tensor:
+        """All per-image values seen so far, in update order (after sync under DDP)."""
+        if isinstance(self.values, list) and not self.values:
+            return torch.empty(0, dtype=torch.float64, device=self.device)
+        return dim_zero_cat(self.values)
+
+    def compute(self) -> torch.Tensor:
+        """Mean over every image seen (NaN values, reported with a warning by the functional, propagate)."""
+        return self.per_image().mean()
