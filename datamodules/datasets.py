@@ -1,0 +1,505 @@
+"""The dataset registry: named IR + VIS pair sets, where their files live, how pairs match.
+
+Every named dataset is a :class:`DatasetSpec`: the upstream repository and
+pinned commit its files come from, the folders and file-name patterns inside
+that repository, and the number of pairs it must hold. Files live under a data
+root in the upstream layout (``<root>/IVIF-DIDFuse/Datasets/...``,
+``<root>/RoadScene/...``), exactly as ``ivif-bench data download`` writes them.
+
+Pairs are matched by id: for ``IR<k>`` / ``VIS<k>`` files the id is ``k`` as
+written (no padding), for RoadScene the file stem ``FLIR_<n>``. The pair id is
+what a fused output is named after. A folder of the user's own (``ir/`` +
+``vis/`` sub-folders, or ``IR*`` / ``VIS*`` files side by side) is a dataset too.
+
+Example:
+    >>> from datamodules import load_pairs
+    >>> pairs = load_pairs("sample_tno")
+    >>> pairs[0].pair_id, pairs[0].ir_path.name
+    ('5', 'IR5.bmp')
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from .io import read_image
+
+__all__ = [
+    "DATA_ENV_VAR",
+    "DatasetError",
+    "DatasetSpec",
+    "IMAGE_EXTENSIONS",
+    "MANIFEST_DIR",
+    "Pair",
+    "SOURCES",
+    "Source",
+    "dataset_label",
+    "get_dataset",
+    "list_datasets",
+    "list_images",
+    "load_manifest",
+    "load_pairs",
+    "natural_key",
+    "parse_ids",
+    "read_pair",
+    "resolve_data_root",
+]
+
+DATA_ENV_VAR = "IVIF_BENCH_DATA"
+IMAGE_EXTENSIONS = frozenset({".bmp", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+PACKAGE_DIR = Path(__file__).resolve().parent
+MANIFEST_DIR = PACKAGE_DIR / "manifests"
+SAMPLE_DIR = PACKAGE_DIR / "sample"
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be used as asked; the message names the file or folder and the reason."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """An upstream repository whose files a data root holds under ``<root>/<folder>/``.
+
+    Attributes:
+        folder: folder name under the data root (the repository's name).
+        repository: ``owner/name`` on GitHub.
+        commit: the pinned commit every file is downloaded from.
+        licence: what the upstream says about the data's terms.
+    """
+
+    folder: str
+    repository: str
+    commit: str
+    licence: str
+
+    def raw_url(self, path: str, base_url: str = "https://raw.githubusercontent.com") -> str:
+        """URL of one file of the repository at the pinned commit: ``<base>/<owner>/<repo>/<commit>/<path>``."""
+        return f"{base_url.rstrip('/')}/{self.repository}/{self.commit}/{path}"
+
+
+SOURCES: dict[str, Source] = {
+    "IVIF-DIDFuse": Source(
+        folder="IVIF-DIDFuse",
+        repository="Zhaozixiang1228/IVIF-DIDFuse",
+        commit="5f287300dce7cbc90b9e08e6872455af6baa279f",
+        licence="TNO: figshare, CC BY 4.0; FLIR: FLIR ADAS free dataset licence (as redistributed "
+        "by DIDFuse / RoadScene); NIR: EPFL RGB-NIR Scene dataset, research use",
+    ),
+    "RoadScene": Source(
+        folder="RoadScene",
+        repository="jiayi-ma/RoadScene",
+        commit="3ef68c68ef1294671f033e3080096b314a431872",
+        licence="FLIR ADAS free dataset licence; cite Xu et al., FusionDN, AAAI 2020",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One named dataset.
+
+    Attributes:
+        name: registry name (``tno``, ``flir_train``, ...).
+        description: one line for ``ivif-bench data list``.
+        source: key of :data:`SOURCES`, or ``None`` for a dataset shipped inside the package.
+        ir_dir, vis_dir: folders holding the IR / VIS files, relative to the
+            source folder (or to the package's ``sample/`` folder).
+        ir_pattern, vis_pattern: regular expressions matching a whole file
+            name; group 1 is the pair id.
+        pair_count: the number of pairs the dataset holds.
+        manifest: name of the sha256 manifest (``manifests/<name>.json``)
+            listing the files; subsets share their parent's.
+        ids: a fixed subset of the manifest's pairs (``tno_gan_train``), or
+            ``None`` for all of them.
+        ids_from_manifest: a key of the manifest holding the subset's ids
+            (``roadscene_test``), computed by ``python -m datamodules.manifest``.
+        resize_vis: the VIS images are registered to the IR crop at a higher
+            resolution (RoadScene's ``crop_HR_visible``); :func:`read_pair`
+            resizes them to the IR size.
+        use: which paper uses it, and how.
+    """
+
+    name: str
+    description: str
+    source: str | None
+    ir_dir: str
+    vis_dir: str
+    ir_pattern: str
+    vis_pattern: str
+    pair_count: int
+    manifest: str
+    ids: tuple[str, ...] | None = None
+    ids_from_manifest: str | None = None
+    resize_vis: bool = False
+    use: str = ""
+
+    @property
+    def embedded(self) -> bool:
+        """``True`` for the sample datasets shipped inside the package (no data root needed)."""
+        return self.source is None
+
+    def folder(self, data_root: Path) -> Path:
+        """The folder the dataset's paths are relative to."""
+        return SAMPLE_DIR if self.embedded else data_root / SOURCES[self.source].folder
+
+
+def _numbered(prefix: str, ext: str) -> str:
+    return rf"{prefix}(\d+)\.{ext}"
+
+
+_TNO = dict(source="IVIF-DIDFuse", ir_dir="Datasets/Test_data_TNO", vis_dir="Datasets/Test_data_TNO",
+            ir_pattern=_numbered("IR", "bmp"), vis_pattern=_numbered("VIS", "bmp"), manifest="tno")
+
+_REGISTRY: dict[str, DatasetSpec] = {}
+
+
+def _register(spec: DatasetSpec) -> None:
+    _REGISTRY[spec.name] = spec
+
+
+_register(DatasetSpec(
+    name="tno", description="TNO test set of DIDFuse: 40 gray pairs, 256x256 to 768x576 (BMP)",
+    pair_count=40, use="test set of DIDFuse / NormFuse", **_TNO))
+_register(DatasetSpec(
+    name="flir", description="FLIR test set of DIDFuse: 40 gray pairs (JPEG)",
+    source="IVIF-DIDFuse", ir_dir="Datasets/Test_data_FLIR", vis_dir="Datasets/Test_data_FLIR",
+    ir_pattern=_numbered("IR", "jpg"), vis_pattern=_numbered("VIS", "jpg"), manifest="flir",
+    pair_count=40, use="test set of DIDFuse"))
+_register(DatasetSpec(
+    name="nir", description="RGB-NIR Scene 'country' test set of DIDFuse: 52 pairs, near infrared + gray (PNG)",
+    source="IVIF-DIDFuse", ir_dir="Datasets/Test_data_NIR_Country", vis_dir="Datasets/Test_data_NIR_Country",
+    ir_pattern=_numbered("IR", "png"), vis_pattern=_numbered("VIS", "png"), manifest="nir",
+    pair_count=52, use="test set of DIDFuse"))
+_register(DatasetSpec(
+    name="flir_train", description="FLIR training set of DIDFuse: 180 RoadScene pairs, IR gray + VIS RGB (JPEG)",
+    source="IVIF-DIDFuse", ir_dir="Datasets/Train_data_FLIR/IR/IR", vis_dir="Datasets/Train_data_FLIR/VIS/VIS",
+    ir_pattern=_numbered("IR", "jpg"), vis_pattern=_numbered("VIS", "jpg"), manifest="flir_train",
+    pair_count=180, use="training set of DIDFuse and NormFuse (centre crop 128)"))
+_register(DatasetSpec(
+    name="roadscene",
+    description="RoadScene: 221 aligned FLIR road pairs, IR gray + high-resolution VIS RGB resized to the IR size",
+    source="RoadScene", ir_dir="cropinfrared", vis_dir="crop_HR_visible",
+    ir_pattern=r"(FLIR_(?:video_)?\d+)\.jpg", vis_pattern=r"(FLIR_(?:video_)?\d+)\.jpg", manifest="roadscene",
+    pair_count=221, resize_vis=True, use="NormFuse's training source (180) and test set (37)"))
+_register(DatasetSpec(
+    name="roadscene_test",
+    description="the 41 RoadScene pairs whose IR is not pixel-identical to a flir_train pair",
+    source="RoadScene", ir_dir="cropinfrared", vis_dir="crop_HR_visible",
+    ir_pattern=r"(FLIR_(?:video_)?\d+)\.jpg", vis_pattern=r"(FLIR_(?:video_)?\d+)\.jpg", manifest="roadscene",
+    pair_count=41, ids_from_manifest="test_ids", resize_vis=True,
+    use="a RoadScene test set disjoint from flir_train (NormFuse tests on 37 unnamed pairs)"))
+_register(DatasetSpec(
+    name="tno_gan_train", description="TNO pairs k = 1..30: the two-layer GAN's training split",
+    pair_count=30, ids=tuple(str(k) for k in range(1, 31)), use="two-layer GAN training (128 patches, stride 12)",
+    **_TNO))
+_register(DatasetSpec(
+    name="tno_gan_test", description="TNO pairs k = 31..40: the two-layer GAN's test split",
+    pair_count=10, ids=tuple(str(k) for k in range(31, 41)), use="two-layer GAN test", **_TNO))
+for _name, _ext, _count, _what in (("tno", "bmp", 3, "TNO"), ("flir", "jpg", 3, "FLIR"), ("nir", "png", 2, "NIR")):
+    _register(DatasetSpec(
+        name=f"sample_{_name}", description=f"{_count} real {_what} pairs shipped inside the package (no download)",
+        source=None, ir_dir=_name, vis_dir=_name, ir_pattern=_numbered("IR", _ext),
+        vis_pattern=_numbered("VIS", _ext), manifest=f"sample_{_name}", pair_count=_count,
+        use="smoke runs and tests on a fresh machine"))
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One registered IR + VIS pair.
+
+    Attributes:
+        pair_id: the id fused outputs are named after (``"7"``, ``"FLIR_00006"``).
+        ir_path, vis_path: the image files.
+        dataset: the dataset name (a user folder's name for a folder).
+        resize_vis: read the VIS image resized to the IR size (see :func:`read_pair`).
+    """
+
+    pair_id: str
+    ir_path: Path
+    vis_path: Path
+    dataset: str
+    resize_vis: bool = field(default=False, compare=False)
+
+
+def list_datasets(embedded: bool | None = None) -> list[str]:
+    """Registered dataset names, in registry order.
+
+    Args:
+        embedded: ``True`` only the samples shipped in the package, ``False``
+            only the data-root ones, ``None`` all.
+    """
+    return [n for n, s in _REGISTRY.items() if embedded is None or s.embedded == embedded]
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    """The :class:`DatasetSpec` registered as ``name``; ``KeyError`` lists the known names."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset {name!r}; known datasets: {', '.join(_REGISTRY)}") from None
+
+
+def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
+    """The data root: ``data_root`` if given, else ``$IVIF_BENCH_DATA``, else the user cache dir.
+
+    The cache dir is ``platformdirs.user_cache_path("ivif-bench") / "data"``
+    (``~/.cache/ivif-bench/data`` on Linux). The folder need not exist yet.
+    """
+    if data_root is None or str(data_root) == "":
+        data_root = os.environ.get(DATA_ENV_VAR) or None
+    if data_root is None:
+        import platformdirs
+
+        return platformdirs.user_cache_path("ivif-bench") / "data"
+    return Path(data_root).expanduser().resolve()
+
+
+@functools.lru_cache(maxsize=None)
+def load_manifest(name: str) -> dict:
+    """The shipped manifest ``manifests/<name>.json``: source, commit, ``files`` (path -> sha256, size), extras."""
+    path = MANIFEST_DIR / f"{name}.json"
+    if not path.is_file():
+        raise DatasetError(f"{path}: the manifest of dataset {name!r} is missing from the package")
+    return json.loads(path.read_text())
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key ordering numbers numerically: ``IR2`` before ``IR10``, ``FLIR_00006`` before ``FLIR_00018``."""
+    parts = re.split(r"(\d+)", text)
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
+
+
+def parse_ids(ids: str | int | Iterable[str | int] | None) -> list[str] | None:
+    """Parse a pair-id selection: ``"1-8,12"``, ``["FLIR_00006", 3]`` or ``None`` (all).
+
+    Ranges ``a-b`` of integers expand to ``a, ..., b`` (as written, no padding);
+    anything else is taken literally.
+    """
+    if ids is None:
+        return None
+    if isinstance(ids, int):
+        tokens = [str(ids)]
+    elif isinstance(ids, str):
+        tokens = [t.strip() for t in ids.split(",")]
+    else:
+        tokens = [str(t).strip() for t in ids]
+    out: list[str] = []
+    for token in tokens:
+        if not token:
+            continue
+        match = re.fullmatch(r"(\d+)\s*-\s*(\d+)", token)
+        if match:
+            first, last = int(match[1]), int(match[2])
+            if last < first:
+                raise DatasetError(f"pair-id range {token!r} is empty (end before start)")
+            out.extend(str(k) for k in range(first, last + 1))
+        else:
+            out.append(token)
+    if not out:
+        raise DatasetError(f"pair-id selection {ids!r} selects nothing")
+    return list(dict.fromkeys(out))
+
+
+def dataset_label(name_or_path: str | os.PathLike) -> str:
+    """The name a dataset's results are logged under: the registry name, or a folder's name."""
+    text = str(name_or_path)
+    return text if text in _REGISTRY else Path(text).expanduser().resolve().name
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files directly in ``folder`` (by extension), in natural order.
+
+    Non-image files (``Thumbs.db``, ``.DS_Store``, notes) are skipped with one
+    warning per folder; sub-folders are ignored.
+
+    Raises:
+        FileNotFoundError: ``folder`` does not exist.
+        DatasetError: it holds no image file.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder")
+    images, skipped = [], []
+    for path in folder.iterdir():
+        if path.is_dir():
+            continue
+        (images if path.suffix.lower() in IMAGE_EXTENSIONS else skipped).append(path)
+    if skipped:
+        names = ", ".join(sorted(p.name for p in skipped))
+        warnings.warn(f"{folder}: skipped {len(skipped)} non-image file(s): {names}", stacklevel=2)
+    if not images:
+        raise DatasetError(f"{folder}: empty folder, no image files (.bmp .png .jpg .jpeg .tif .tiff)")
+    return sorted(images, key=lambda p: natural_key(p.name))
+
+
+def _match(images: list[Path], folder: Path, pattern: str, role: str) -> dict[str, Path]:
+    """Map pair id -> file for the ``images`` of ``folder`` whose name matches ``pattern`` (group 1 = id)."""
+    regex = re.compile(pattern, re.IGNORECASE)
+    found: dict[str, Path] = {}
+    for path in images:
+        match = regex.fullmatch(path.name)
+        if not match:
+            continue
+        pair_id = match[1]
+        if pair_id in found:
+            raise DatasetError(f"{folder}: two {role} files for pair id {pair_id!r}: "
+                               f"{found[pair_id].name} and {path.name}")
+        found[pair_id] = path
+    return found
+
+
+def _pair_up(ir: dict[str, Path], vis: dict[str, Path], dataset: str, resize_vis: bool,
+             ir_folder: Path, vis_folder: Path) -> list[Pair]:
+    for ids, role, folder, partner in ((ir, "IR", vis_folder, vis), (vis, "VIS", ir_folder, ir)):
+        missing = sorted(set(ids) - set(partner), key=natural_key)
+        if missing:
+            example = ids[missing[0]]
+            other = "VIS" if role == "IR" else "IR"
+            raise DatasetError(
+                f"{example}: missing partner, no {other} image with pair id {missing[0]!r} in {folder}"
+                + (f" ({len(missing)} {role} files lack a partner)" if len(missing) > 1 else "")
+            )
+    if not ir:
+        raise DatasetError(f"{ir_folder}: no IR / VIS image pairs found")
+    return [Pair(i, ir[i], vis[i], dataset, resize_vis) for i in sorted(ir, key=natural_key)]
+
+
+def _folder_pairs(folder: Path) -> list[Pair]:
+    """Pairs of a user folder: ``ir/`` + ``vis/`` matched by id, or ``IR*`` / ``VIS*`` files side by side."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder")
+    subs = {p.name.lower(): p for p in folder.iterdir() if p.is_dir()}
+    name = folder.resolve().name
+    if "ir" in subs and "vis" in subs:
+        ir_folder, vis_folder = subs["ir"], subs["vis"]
+        # a file may repeat the folder's prefix (ir/IR1.png) or not (ir/0001.png)
+        ir = _match(list_images(ir_folder), ir_folder, r"(?:ir[_-]?)?(.+)\.[^.]+", "IR")
+        vis = _match(list_images(vis_folder), vis_folder, r"(?:vis[_-]?)?(.+)\.[^.]+", "VIS")
+        return _pair_up(ir, vis, name, False, ir_folder, vis_folder)
+    images = list_images(folder)
+    ir = _match(images, folder, r"ir[_-]?(.+)\.[^.]+", "IR")
+    vis = _match(images, folder, r"vis[_-]?(.+)\.[^.]+", "VIS")
+    if not ir and not vis:
+        raise DatasetError(f"{folder}: no ir/ and vis/ folders and no IR* / VIS* image files; "
+                           "a dataset folder holds either")
+    return _pair_up(ir, vis, name, False, folder, folder)
+
+
+def _missing_message(spec: DatasetSpec, root: Path, what: str) -> str:
+    return (f"dataset {spec.name!r}: {what}; fill it with: "
+            f"ivif-bench data download {spec.name} --data-root {root}")
+
+
+def _registered_pairs(spec: DatasetSpec, data_root: str | os.PathLike | None) -> list[Pair]:
+    root = resolve_data_root(data_root) if not spec.embedded else SAMPLE_DIR
+    if not spec.embedded and not root.is_dir():
+        raise FileNotFoundError(_missing_message(spec, root, f"the data root {root} does not exist"))
+    base = spec.folder(root)
+    ir_folder, vis_folder = base / spec.ir_dir, base / spec.vis_dir
+    for folder in dict.fromkeys((ir_folder, vis_folder)):
+        if not folder.is_dir():
+            raise FileNotFoundError(_missing_message(spec, root, f"folder {folder} does not exist"))
+    listing = {folder: list_images(folder) for folder in dict.fromkeys((ir_folder, vis_folder))}
+    ir = _match(listing[ir_folder], ir_folder, spec.ir_pattern, "IR")
+    vis = _match(listing[vis_folder], vis_folder, spec.vis_pattern, "VIS")
+    used = {*ir.values(), *vis.values()}
+    for folder, images in listing.items():
+        stray = [p.name for p in images if p not in used]
+        if stray:
+            warnings.warn(f"{folder}: ignored {len(stray)} image(s) that are not part of dataset "
+                          f"{spec.name!r}: {', '.join(stray[:5])}", stacklevel=3)
+    pairs = _pair_up(ir, vis, spec.name, spec.resize_vis, ir_folder, vis_folder)
+    wanted = spec.ids
+    if spec.ids_from_manifest:
+        wanted = tuple(load_manifest(spec.manifest)[spec.ids_from_manifest])
+    if wanted is not None:
+        have = {p.pair_id: p for p in pairs}
+        absent = [i for i in wanted if i not in have]
+        if absent:
+            raise FileNotFoundError(_missing_message(spec, root, f"pairs {', '.join(absent[:5])} are missing in {ir_folder}"))
+        pairs = [have[i] for i in sorted(wanted, key=natural_key)]
+    if len(pairs) != spec.pair_count:
+        raise DatasetError(_missing_message(
+            spec, root, f"found {len(pairs)} pairs in {ir_folder}, expected {spec.pair_count}"))
+    return pairs
+
+
+def load_pairs(
+    name_or_path: str | os.PathLike,
+    data_root: str | os.PathLike | None = None,
+    ids: str | Iterable[str | int] | None = None,
+) -> list[Pair]:
+    """The pairs of a registered dataset or of a folder, in natural id order.
+
+    Args:
+        name_or_path: a registered name (:func:`list_datasets`) or a folder
+            with ``ir/`` + ``vis/`` sub-folders, or with ``IR*`` / ``VIS*`` files.
+        data_root: where registered datasets live (see :func:`resolve_data_root`).
+        ids: keep only these pair ids (``"1-8,12"`` or a list); ``None`` keeps all.
+
+    Returns:
+        list of :class:`Pair`; no image is decoded (see :func:`read_pair`).
+
+    Raises:
+        FileNotFoundError: missing data root or dataset folder (the message
+            gives the ``ivif-bench data download`` command that fills it).
+        DatasetError: empty folder, missing partner, wrong pair count,
+            unknown requested id.
+        KeyError: neither a registered name nor an existing folder.
+    """
+    text = str(name_or_path)
+    if text in _REGISTRY:
+        pairs = _registered_pairs(_REGISTRY[text], data_root)
+    elif Path(text).expanduser().exists() or os.sep in text or "/" in text:
+        pairs = _folder_pairs(Path(text).expanduser())
+    else:
+        raise KeyError(f"unknown dataset {text!r}: not a registered name ({', '.join(_REGISTRY)}) "
+                       "and not an existing folder")
+    wanted = parse_ids(ids)
+    if wanted is not None:
+        have = {p.pair_id: p for p in pairs}
+        unknown = [i for i in wanted if i not in have]
+        if unknown:
+            raise DatasetError(f"dataset {dataset_label(text)!r} has no pair with id "
+                               f"{', '.join(map(repr, unknown[:5]))} (ids run {pairs[0].pair_id} .. {pairs[-1].pair_id})")
+        pairs = [have[i] for i in sorted(wanted, key=natural_key)]
+    return pairs
+
+
+def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """uint8 H x W resized with PIL's antialiased bilinear filter."""
+    return np.array(Image.fromarray(image).resize((width, height), Image.BILINEAR))
+
+
+def read_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
+    """Decode a pair as two uint8 H x W gray images of one size.
+
+    RGB images become gray with PIL's "L" rule (ITU-R 601 luma, see
+    :func:`datamodules.io.gray_from_rgb`). Where ``pair.resize_vis`` is set
+    (RoadScene's high-resolution visible crops) VIS is resized to the IR
+    size with PIL's bilinear filter (antialiased), after the gray conversion.
+
+    Raises:
+        ImageReadError: a missing, corrupt or truncated file (named).
+        DatasetError: IR and VIS differ in size (both files and sizes named).
+    """
+    ir = read_image(pair.ir_path, mode="gray")
+    vis = read_image(pair.vis_path, mode="gray")
+    if pair.resize_vis and vis.shape != ir.shape:
+        vis = _resize(vis, *ir.shape)
+    if ir.shape != vis.shape:
+        raise DatasetError(
+            f"pair {pair.pair_id!r} of {pair.dataset!r}: IR and VIS differ in size: "
+            f"{pair.ir_path} is {ir.shape[1]}x{ir.shape[0]} (W x H), {pair.vis_path} is {vis.shape[1]}x{vis.shape[0]}"
+        )
+    return ir, vis
