@@ -1,0 +1,298 @@
+"""The leaderboard: per-image results summarised per (method, dataset, metric), as CSV, Markdown and LaTeX.
+
+Laid out like Table 4 of the DIDFuse paper: one block per test set, metrics as
+rows, methods as columns, the best value in bold and the second underlined,
+each metric ranked in its own direction (up or down), and a footnote giving
+each metric's definition and unit.
+
+Statistics: with one seed, ``mean`` and ``std`` (sample standard deviation,
+ddof 1) run over the images and ``n`` counts them; with several seeds, the
+mean over images is taken per seed first, then ``mean`` / ``std`` run over
+the seeds and ``n`` counts the seeds (``n_images`` is kept beside it).
+
+Example:
+    >>> import pandas as pd
+    >>> from benchmarks.leaderboard import summarize
+    >>> rows = pd.DataFrame({"method": ["max", "max"], "seed": [0, 0], "dataset": ["tno", "tno"],
+    ...                      "image": ["1", "2"], "metric": ["EN", "EN"], "value": [6.0, 7.0],
+    ...                      "convention": ["default", "default"]})
+    >>> summarize(rows)[["method", "mean", "n"]].values.tolist()
+    [['max', 6.5, 2]]
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from datamodules.io import atomic_write
+
+__all__ = ["RESULT_COLUMNS", "SUMMARY_COLUMNS", "read_results", "rank", "summarize", "to_latex", "to_markdown",
+           "write_leaderboard"]
+
+#: columns of every per-image results file (one row per method, seed, dataset, image, metric)
+RESULT_COLUMNS = ["method", "seed", "dataset", "image", "metric", "value", "convention"]
+#: columns of ``leaderboard.csv``
+SUMMARY_COLUMNS = ["method", "dataset", "metric", "convention", "mean", "std", "n", "n_seeds", "n_images",
+                   "higher_is_better", "unit"]
+KEY = ["method", "seed", "dataset", "image", "metric", "convention"]
+REFERENCE_METHODS = ("average", "max")
+DECIMALS = 3
+
+
+def read_results(run_dirs: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """Per-image results of one or several run dirs (their ``results.csv``), one row per key.
+
+    Rows repeated with the same value across runs (the reference rules in two
+    runs of one seed) are kept once.
+
+    Raises:
+        FileNotFoundError: a run dir without ``results.csv``.
+        ValueError: the same (method, seed, dataset, image, metric, convention)
+            with different values in two runs.
+    """
+    if isinstance(run_dirs, (str, os.PathLike)):
+        run_dirs = [run_dirs]
+    frames = []
+    for run in run_dirs:
+        path = Path(run) / "results.csv"
+        if not path.is_file():
+            raise FileNotFoundError(f"{run}: no results.csv here; is it an ivif-bench run dir (ivif-bench run --out DIR)?")
+        frame = read_results_file(path)
+        frame["run"] = str(run)
+        frames.append(frame)
+    if not frames:
+        raise ValueError("no run dir given")
+    results = pd.concat(frames, ignore_index=True)
+    repeated = results[results.duplicated(KEY, keep=False)]
+    if not repeated.empty:
+        spread = repeated.groupby(KEY)["value"].agg(lambda v: np.nanmax(v) - np.nanmin(v) if v.notna().any() else 0.0)
+        conflict = spread[spread.abs() > 1e-9]
+        if not conflict.empty:
+            key = dict(zip(KEY, conflict.index[0]))
+            runs = ", ".join(repeated.set_index(KEY).loc[conflict.index[0], "run"].astype(str))
+            raise ValueError(f"runs {runs} disagree on {key}; combine runs with different seeds or methods only")
+    return results.drop_duplicates(KEY).drop(columns="run").reset_index(drop=True)
+
+
+def read_results_file(path: str | os.PathLike) -> pd.DataFrame:
+    """One per-image results CSV, checked for the :data:`RESULT_COLUMNS`."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype={"image": str, "method": str, "dataset": str, "metric": str, "convention": str})
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ValueError(f"{path}: not a readable results CSV ({err})") from None
+    missing = [c for c in RESULT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(RESULT_COLUMNS)}")
+    return frame[RESULT_COLUMNS]
+
+
+def _metric_facts(metric: str, convention: str) -> tuple[bool, str, str]:
+    """(higher_is_better, unit, definition) from the metric registry; unknown metrics rank up."""
+    try:
+        from metrics import get_metric_info
+
+        info = get_metric_info(metric, convention)
+    except KeyError:
+        return True, "", "(not in this installation's metric registry)"
+    return bool(info.higher_is_better), info.unit, info.definition
+
+
+def method_order(methods: Iterable[str]) -> list[str]:
+    """Reference rules first (``average``, ``max``), then the others in alphabetical order."""
+    methods = list(dict.fromkeys(methods))
+    return [m for m in REFERENCE_METHODS if m in methods] + sorted(m for m in methods if m not in REFERENCE_METHODS)
+
+
+def metric_order(metrics: Iterable[str], convention: str = "default") -> list[str]:
+    """Metrics in the registry's order, any unregistered ones after them."""
+    metrics = list(dict.fromkeys(metrics))
+    try:
+        from metrics import list_metrics
+
+        known = list_metrics(convention)
+    except KeyError:
+        known = []
+    return [m for m in known if m in metrics] + [m for m in metrics if m not in known]
+
+
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """``leaderboard.csv``: mean, std, n per (method, dataset, metric, convention); see the module docstring."""
+    missing = [c for c in RESULT_COLUMNS if c not in results.columns]
+    if missing:
+        raise ValueError(f"results miss column(s) {', '.join(missing)}")
+    group = ["method", "dataset", "metric", "convention"]
+    results = results.assign(value=pd.to_numeric(results["value"], errors="coerce"))
+    results = results.assign(value=results["value"].where(np.isfinite(results["value"])))
+    over_images = _stats(results, group)
+    per_seed = results.groupby(group + ["seed"], sort=False).agg(
+        value=("value", lambda v: v.mean(skipna=False)), n_images=("image", "nunique")).reset_index()
+    over_seeds = _stats(per_seed, group)
+    n_seeds = per_seed.groupby(group, sort=False).agg(n_seeds=("seed", "size"), n_images=("n_images", "max"))
+    rows = []
+    for key, facts in n_seeds.iterrows():
+        stats = over_seeds.loc[key] if facts["n_seeds"] > 1 else over_images.loc[key]
+        higher, unit, _ = _metric_facts(key[2], key[3])
+        rows.append({**dict(zip(group, key)), "mean": stats["mean"], "std": stats["std"], "n": int(stats["n"]),
+                     "n_seeds": int(facts["n_seeds"]), "n_images": int(facts["n_images"]),
+                     "higher_is_better": higher, "unit": unit})
+    summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    datasets = list(dict.fromkeys(results["dataset"]))
+    order = {name: i for i, name in enumerate(method_order(summary["method"]))}
+    metric_rank = {name: i for i, name in enumerate(metric_order(summary["metric"]))}
+    summary = summary.assign(_d=summary["dataset"].map(datasets.index), _m=summary["metric"].map(metric_rank),
+                             _o=summary["method"].map(order))
+    return summary.sort_values(["_d", "convention", "_m", "_o"]).drop(columns=["_d", "_m", "_o"]).reset_index(drop=True)
+
+
+def _stats(frame: pd.DataFrame, group: list[str]) -> pd.DataFrame:
+    """mean, std (ddof 1) and n of ``value`` per group; NaN when any value of the group is NaN."""
+    grouped = frame.groupby(group, sort=False)["value"]
+    stats = grouped.agg(["mean", "std", "size"]).rename(columns={"size": "n"})
+    has_nan = frame["value"].isna().groupby([frame[c] for c in group], sort=False).any()
+    stats.loc[has_nan[has_nan].index, ["mean", "std"]] = math.nan
+    return stats
+
+
+def rank(summary: pd.DataFrame, decimals: int = DECIMALS) -> pd.Series:
+    """1 for the best, 2 for the second best per (dataset, metric, convention), else 0.
+
+    Values are compared as displayed (rounded to ``decimals``), so ties share a
+    rank; NaN is never ranked; lower ranks first for metrics where lower is better.
+    """
+    ranks = pd.Series(0, index=summary.index, dtype=int)
+    for _, block in summary.groupby(["dataset", "metric", "convention"], sort=False):
+        values = block["mean"].round(decimals)
+        higher = bool(block["higher_is_better"].iloc[0])
+        distinct = sorted(values.dropna().unique(), reverse=higher)
+        for place, value in enumerate(distinct[:2], start=1):
+            ranks[values.index[values == value]] = place
+    return ranks
+
+
+def _label(metric: str, convention: str, higher: bool, arrows: tuple[str, str]) -> str:
+    name = metric if convention == "default" else f"{metric} ({convention})"
+    return f"{name} {arrows[0] if higher else arrows[1]}"
+
+
+def _blocks(summary: pd.DataFrame):
+    """Yield (dataset, methods, n_text, rows) with rows = [(metric, convention, higher, [(mean, rank)...])]."""
+    summary = summary.assign(_rank=rank(summary))
+    methods = method_order(summary["method"])
+    for dataset, block in summary.groupby("dataset", sort=False):
+        counts = sorted(set(block["n_images"].astype(int)))
+        seeds = sorted(set(block["n_seeds"].astype(int)))
+        n_text = f"{'/'.join(map(str, counts))} images" + (f", {'/'.join(map(str, seeds))} seeds" if seeds != [1] else "")
+        rows = []
+        for (metric, convention), metric_block in block.groupby(["metric", "convention"], sort=False):
+            by_method = metric_block.set_index("method")
+            cells = [(by_method.at[m, "mean"], by_method.at[m, "_rank"]) if m in by_method.index else (None, 0)
+                     for m in methods]
+            rows.append((metric, convention, bool(metric_block["higher_is_better"].iloc[0]), cells))
+        yield dataset, methods, n_text, rows
+
+
+def _footnote_lines(summary: pd.DataFrame) -> list[tuple[str, str, str, str]]:
+    seen = summary[["metric", "convention"]].drop_duplicates().itertuples(index=False)
+    lines = []
+    for metric, convention in seen:
+        higher, unit, definition = _metric_facts(metric, convention)
+        lines.append((metric if convention == "default" else f"{metric} ({convention})",
+                      "higher is better" if higher else "lower is better", unit, definition))
+    return lines
+
+
+def _format(value: float | None, decimals: int = DECIMALS) -> str | None:
+    if value is None:
+        return None
+    return "n/a" if not np.isfinite(value) else f"{value:.{decimals}f}"
+
+
+def to_markdown(summary: pd.DataFrame, title: str = "Leaderboard") -> str:
+    """The leaderboard as Markdown: a table per dataset, **bold** best, <u>underlined</u> second."""
+    several_seeds = bool((summary["n_seeds"] > 1).any())
+    lines = [f"# {title}", "",
+             ("Mean over seeds of the per-seed mean over images" if several_seeds else "Mean over images")
+             + " (std and n in `leaderboard.csv`). **Bold**: best; <u>underlined</u>: second best; "
+             "↑ higher is better, ↓ lower is better. Every metric is computed from the 8-bit fused PNGs.", ""]
+    for dataset, methods, n_text, rows in _blocks(summary):
+        lines += [f"## {dataset} ({n_text})", "", "| Metric | " + " | ".join(methods) + " |",
+                  "|---|" + "---:|" * len(methods)]
+        for metric, convention, higher, cells in rows:
+            texts = []
+            for value, place in cells:
+                text = _format(value)
+                text = "–" if text is None else text
+                texts.append(f"**{text}**" if place == 1 else f"<u>{text}</u>" if place == 2 else text)
+            lines.append(f"| {_label(metric, convention, higher, ('↑', '↓'))} | " + " | ".join(texts) + " |")
+        lines.append("")
+    lines += ["### Metrics", ""]
+    lines += [f"- **{name}** ({direction}{'; ' + unit if unit else ''}): {definition}"
+              for name, direction, unit, definition in _footnote_lines(summary)]
+    return "\n".join(lines) + "\n"
+
+
+def _tex(text: str) -> str:
+    for char, escaped in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
+                          ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"),
+                          ("^", r"\textasciicircum{}")):
+        text = text.replace(char, escaped)
+    return text
+
+
+def to_latex(summary: pd.DataFrame, caption: str = "Quantitative results of the fusion methods.") -> str:
+    """The leaderboard as a LaTeX ``table`` (needs ``booktabs``): bold best, underlined second, footnote of metrics."""
+    blocks = list(_blocks(summary))
+    methods = blocks[0][1] if blocks else []
+    lines = [r"% generated by ivif-bench; needs \usepackage{booktabs}", r"\begin{table}[t]", r"\centering",
+             rf"\caption{{{_tex(caption)} The best value is in bold and the second best underlined; "
+             r"$\uparrow$: higher is better, $\downarrow$: lower is better.}",
+             r"\begin{tabular}{l" + "r" * len(methods) + "}", r"\toprule",
+             "Metric & " + " & ".join(_tex(m) for m in methods) + r" \\"]
+    for dataset, _, n_text, rows in blocks:
+        lines += [r"\midrule", rf"\multicolumn{{{len(methods) + 1}}}{{l}}{{\textit{{{_tex(dataset)}}} ({_tex(n_text)})}} \\",
+                  r"\midrule"]
+        for metric, convention, higher, cells in rows:
+            texts = []
+            for value, place in cells:
+                text = _format(value)
+                text = "--" if text is None else text
+                texts.append(rf"\textbf{{{text}}}" if place == 1 else rf"\underline{{{text}}}" if place == 2 else text)
+            label = _tex(metric if convention == "default" else f"{metric} ({convention})")
+            arrow = r"$\uparrow$" if higher else r"$\downarrow$"
+            lines.append(f"{label}{arrow} & " + " & ".join(texts) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\par\smallskip", r"\footnotesize"]
+    notes = [rf"{_tex(name)} ({_tex(direction)}{'; ' + _tex(unit) if unit else ''}): {_tex(definition)}"
+             for name, direction, unit, definition in _footnote_lines(summary)]
+    lines.append(r"\raggedright " + r" \\ ".join(notes))
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def write_leaderboard(out_dir: str | os.PathLike, results: pd.DataFrame, title: str = "Leaderboard") -> dict[str, Path]:
+    """Write ``leaderboard.csv``, ``leaderboard.md`` and ``leaderboard.tex`` into ``out_dir``, atomically.
+
+    Returns:
+        ``{"csv": path, "md": path, "tex": path}``.
+    """
+    out_dir = Path(out_dir)
+    summary = summarize(results)
+    paths = {kind: out_dir / f"leaderboard.{kind}" for kind in ("csv", "md", "tex")}
+    with atomic_write(paths["csv"], "w", encoding="utf-8", newline="") as handle:
+        summary.to_csv(handle, index=False, float_format="%.10g")
+    with atomic_write(paths["md"], "w", encoding="utf-8") as handle:
+        handle.write(to_markdown(summary, title))
+    with atomic_write(paths["tex"], "w", encoding="utf-8") as handle:
+        handle.write(to_latex(summary, f"{title}: quantitative results."))
+    return paths
+
+
+def seeds_of(results: pd.DataFrame) -> Sequence[int]:
+    """The seeds present in ``results``, sorted."""
+    return sorted(int(s) for s in results["seed"].unique())
