@@ -18,6 +18,7 @@ from typing import Sequence
 
 # command name -> module under benchmarks.commands (add one line per command)
 COMMANDS: dict[str, str] = {
+    "data": "data",
 }
 
 

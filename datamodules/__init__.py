@@ -16,7 +16,15 @@ from .datasets import (
     read_pair,
     resolve_data_root,
 )
-from .datamodule import FusionDataModule, FusionDataset
+
+def __getattr__(name: str):
+    # the DataModule imports Lightning: load it on first use, so `ivif-bench data` starts fast
+    if name in ("FusionDataModule", "FusionDataset"):
+        from . import datamodule
+
+        return getattr(datamodule, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DatasetError",

@@ -263,19 +263,26 @@ class FusionDataModule(L.LightningDataModule):
         self.data_test: list[FusionDataset] | None = None
 
     # ------------------------------------------------------------ preparation
-    def _registered(self) -> list[str]:
+    def _registered(self) -> list[tuple[str, Any]]:
+        """(name, id selection) of every registered, non-embedded dataset this module reads."""
         from .datasets import list_datasets
 
         known = set(list_datasets(embedded=False))
-        names = ([self.train_dataset_name] if self.train_dataset_name else []) + self.val_dataset_names + self.test_dataset_names
-        return list(dict.fromkeys(n for n in names if n in known))
+        hp = self.hparams
+        used = [(self.train_dataset_name, hp.train_ids)] if self.train_dataset_name else []
+        used += [(n, _ids_for(hp.val_ids, n)) for n in self.val_dataset_names]
+        used += [(n, _ids_for(hp.test_ids, n)) for n in self.test_dataset_names]
+        return [(n, ids) for n, ids in used if n in known]
 
     def prepare_data(self) -> None:
-        """With ``download=True``, fetch the missing files of the registered datasets used (verified by sha256)."""
-        if self.hparams.download and self._registered():
-            from .download import download
+        """With ``download=True``, fetch the missing files of the registered datasets used (only
+        the selected pairs where ids are given), each verified by sha256."""
+        if not self.hparams.download:
+            return
+        from .download import download
 
-            download(self._registered(), data_root=self.hparams.data_root)
+        for name, ids in self._registered():
+            download([name], data_root=self.hparams.data_root, ids=ids)
 
     def setup(self, stage: str | None = None) -> None:
         """Decode the images the stage needs (``fit``: train + val; ``validate``; ``test`` / ``predict``)."""

@@ -46,7 +46,9 @@ __all__ = [
     "dataset_label",
     "get_dataset",
     "list_datasets",
+    "dataset_ids",
     "list_images",
+    "manifest_pair_id",
     "load_manifest",
     "load_pairs",
     "natural_key",
@@ -400,10 +402,39 @@ def _missing_message(spec: DatasetSpec, root: Path, what: str) -> str:
             f"ivif-bench data download {spec.name} --data-root {root}")
 
 
-def _registered_pairs(spec: DatasetSpec, data_root: str | os.PathLike | None) -> list[Pair]:
+def manifest_pair_id(spec: DatasetSpec, path: str) -> str | None:
+    """The pair id of a manifest path (relative to the source folder), or ``None`` if not one of ``spec``'s files."""
+    folder, _, name = path.rpartition("/")
+    for directory, pattern in ((spec.ir_dir, spec.ir_pattern), (spec.vis_dir, spec.vis_pattern)):
+        match = re.fullmatch(pattern, name, re.IGNORECASE)
+        if match and folder == directory:
+            return match[1]
+    return None
+
+
+def dataset_ids(name: str) -> list[str]:
+    """Every pair id of a registered dataset, from its shipped manifest, in natural order."""
+    spec = get_dataset(name)
+    manifest = load_manifest(spec.manifest)
+    ids = {manifest_pair_id(spec, path) for path in manifest["files"]} - {None}
+    if spec.ids is not None:
+        ids &= set(spec.ids)
+    if spec.ids_from_manifest:
+        ids &= set(manifest[spec.ids_from_manifest])
+    return sorted(ids, key=natural_key)
+
+
+def _registered_pairs(spec: DatasetSpec, data_root: str | os.PathLike | None,
+                      selection: list[str] | None) -> list[Pair]:
     root = resolve_data_root(data_root) if not spec.embedded else SAMPLE_DIR
     if not spec.embedded and not root.is_dir():
         raise FileNotFoundError(_missing_message(spec, root, f"the data root {root} does not exist"))
+    known = dataset_ids(spec.name)
+    if selection is not None:
+        unknown = [i for i in selection if i not in set(known)]
+        if unknown:
+            raise DatasetError(f"dataset {spec.name!r} has no pair with id {', '.join(map(repr, unknown[:5]))} "
+                               f"(its ids run {known[0]} .. {known[-1]})")
     base = spec.folder(root)
     ir_folder, vis_folder = base / spec.ir_dir, base / spec.vis_dir
     for folder in dict.fromkeys((ir_folder, vis_folder)):
@@ -418,20 +449,17 @@ def _registered_pairs(spec: DatasetSpec, data_root: str | os.PathLike | None) ->
         if stray:
             warnings.warn(f"{folder}: ignored {len(stray)} image(s) that are not part of dataset "
                           f"{spec.name!r}: {', '.join(stray[:5])}", stacklevel=3)
-    pairs = _pair_up(ir, vis, spec.name, spec.resize_vis, ir_folder, vis_folder)
-    wanted = spec.ids
-    if spec.ids_from_manifest:
-        wanted = tuple(load_manifest(spec.manifest)[spec.ids_from_manifest])
-    if wanted is not None:
-        have = {p.pair_id: p for p in pairs}
-        absent = [i for i in wanted if i not in have]
-        if absent:
-            raise FileNotFoundError(_missing_message(spec, root, f"pairs {', '.join(absent[:5])} are missing in {ir_folder}"))
-        pairs = [have[i] for i in sorted(wanted, key=natural_key)]
-    if len(pairs) != spec.pair_count:
-        raise DatasetError(_missing_message(
-            spec, root, f"found {len(pairs)} pairs in {ir_folder}, expected {spec.pair_count}"))
-    return pairs
+    try:
+        pairs = {p.pair_id: p for p in _pair_up(ir, vis, spec.name, spec.resize_vis, ir_folder, vis_folder)}
+    except DatasetError as err:
+        raise DatasetError(_missing_message(spec, root, str(err))) from None
+    wanted = known if selection is None else selection
+    absent = [i for i in wanted if i not in pairs]
+    if absent:
+        raise FileNotFoundError(_missing_message(
+            spec, root, f"{len(absent)} of its {len(wanted)} pairs are missing in {ir_folder} "
+            f"(ids {', '.join(absent[:5])}{' ...' if len(absent) > 5 else ''})"))
+    return [pairs[i] for i in wanted]
 
 
 def load_pairs(
@@ -440,6 +468,10 @@ def load_pairs(
     ids: str | Iterable[str | int] | None = None,
 ) -> list[Pair]:
     """The pairs of a registered dataset or of a folder, in natural id order.
+
+    A registered dataset must hold every pair its manifest lists (or, with
+    ``ids``, every pair selected; a root filled by ``ivif-bench data download
+    NAME --ids ...`` serves that selection).
 
     Args:
         name_or_path: a registered name (:func:`list_datasets`) or a folder
@@ -451,28 +483,28 @@ def load_pairs(
         list of :class:`Pair`; no image is decoded (see :func:`read_pair`).
 
     Raises:
-        FileNotFoundError: missing data root or dataset folder (the message
-            gives the ``ivif-bench data download`` command that fills it).
-        DatasetError: empty folder, missing partner, wrong pair count,
-            unknown requested id.
+        FileNotFoundError: missing data root, dataset folder or pairs (the
+            message gives the ``ivif-bench data download`` command that fills it).
+        DatasetError: empty folder, missing partner, unknown requested id.
         KeyError: neither a registered name nor an existing folder.
     """
     text = str(name_or_path)
+    selection = parse_ids(ids)
+    if selection is not None:
+        selection = sorted(selection, key=natural_key)
     if text in _REGISTRY:
-        pairs = _registered_pairs(_REGISTRY[text], data_root)
-    elif Path(text).expanduser().exists() or os.sep in text or "/" in text:
-        pairs = _folder_pairs(Path(text).expanduser())
-    else:
+        return _registered_pairs(_REGISTRY[text], data_root, selection)
+    if not (Path(text).expanduser().exists() or os.sep in text or "/" in text):
         raise KeyError(f"unknown dataset {text!r}: not a registered name ({', '.join(_REGISTRY)}) "
                        "and not an existing folder")
-    wanted = parse_ids(ids)
-    if wanted is not None:
+    pairs = _folder_pairs(Path(text).expanduser())
+    if selection is not None:
         have = {p.pair_id: p for p in pairs}
-        unknown = [i for i in wanted if i not in have]
+        unknown = [i for i in selection if i not in have]
         if unknown:
             raise DatasetError(f"dataset {dataset_label(text)!r} has no pair with id "
                                f"{', '.join(map(repr, unknown[:5]))} (ids run {pairs[0].pair_id} .. {pairs[-1].pair_id})")
-        pairs = [have[i] for i in sorted(wanted, key=natural_key)]
+        pairs = [have[i] for i in selection]
     return pairs
 
 
