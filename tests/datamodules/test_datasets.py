@@ -1,0 +1,198 @@
+"""The dataset registry and every bad-input case, on the real files of ../shared/data."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from datamodules import DatasetError, get_dataset, list_datasets, load_pairs, read_pair, resolve_data_root
+from datamodules.datasets import SAMPLE_DIR, dataset_ids, dataset_label, load_manifest, natural_key, parse_ids
+from datamodules.io import ImageReadError
+
+COUNTS = {"tno": 40, "flir": 40, "nir": 52, "flir_train": 180, "roadscene": 221, "roadscene_test": 41,
+          "tno_gan_train": 30, "tno_gan_test": 10, "sample_tno": 3, "sample_flir": 3, "sample_nir": 2}
+TNO = "IVIF-DIDFuse/Datasets/Test_data_TNO"
+FLIR = "IVIF-DIDFuse/Datasets/Test_data_FLIR"
+
+
+def _link(src: Path, dst: Path) -> Path:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.symlink_to(src)
+    return dst
+
+
+def test_every_dataset_has_its_pair_count_and_ids(data_root):
+    assert list_datasets() == list(COUNTS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # RoadScene's Thumbs.db, tested below
+        for name, count in COUNTS.items():
+            pairs = load_pairs(name, data_root)
+            assert len(pairs) == count == get_dataset(name).pair_count == len(dataset_ids(name)), name
+            assert [p.pair_id for p in pairs] == sorted((p.pair_id for p in pairs), key=natural_key)
+            assert all(p.dataset == name and p.ir_path.is_file() and p.vis_path.is_file() for p in pairs)
+    tno = load_pairs("tno", data_root)
+    assert [p.pair_id for p in tno] == [str(k) for k in range(1, 41)]  # as written, natural order
+    assert (tno[9].ir_path.name, tno[9].vis_path.name) == ("IR10.bmp", "VIS10.bmp")
+    assert [p.pair_id for p in load_pairs("tno_gan_train", data_root)] == [str(k) for k in range(1, 31)]
+    assert [p.pair_id for p in load_pairs("tno_gan_test", data_root)] == [str(k) for k in range(31, 41)]
+    assert [p.pair_id for p in load_pairs("sample_tno")] == ["5", "8", "10"]  # no data root needed
+
+
+def test_roadscene_ids_and_test_split(data_root):
+    with pytest.warns(UserWarning, match="Thumbs.db") as record:
+        pairs = load_pairs("roadscene", data_root)
+    assert len([w for w in record if "Thumbs.db" in str(w.message)]) == 1  # one warning per folder
+    assert pairs[0].pair_id == "FLIR_00006" and pairs[0].ir_path.name == "FLIR_00006.jpg"
+    manifest = load_manifest("roadscene")
+    train_matches = manifest["flir_train_ids"]
+    assert len(train_matches) == 180 and len(set(train_matches.values())) == 180
+    with pytest.warns(UserWarning, match="Thumbs.db"):
+        test_ids = [p.pair_id for p in load_pairs("roadscene_test", data_root)]
+    assert len(test_ids) == 41 and not set(test_ids) & set(train_matches)
+    # a recorded match really is the same infrared image, decoded
+    rid, fid = next(iter(train_matches.items()))
+    flir_train = load_pairs("flir_train", data_root, ids=[fid])[0]
+    road = {p.pair_id: p for p in pairs}[rid]
+    assert np.array_equal(np.asarray(Image.open(road.ir_path)), np.asarray(Image.open(flir_train.ir_path)))
+
+
+def test_roadscene_visible_is_resized_to_the_infrared_size(data_root):
+    with pytest.warns(UserWarning, match="Thumbs.db"):
+        pair = load_pairs("roadscene", data_root, ids="FLIR_00006")[0]
+    with Image.open(pair.vis_path) as vis, Image.open(pair.ir_path) as ir:
+        assert vis.size != ir.size  # crop_HR_visible is high resolution
+        ir_size = ir.size
+    ir, vis = read_pair(pair)
+    assert ir.dtype == vis.dtype == np.uint8 and ir.shape == vis.shape == (ir_size[1], ir_size[0])
+
+
+def test_read_pair_grays_rgb_with_pil_luma(data_root):
+    pair = load_pairs("flir_train", data_root, ids="1")[0]
+    ir, vis = read_pair(pair)
+    with Image.open(pair.vis_path) as image:
+        assert image.mode == "RGB"
+        assert np.array_equal(vis, np.asarray(image.convert("L")))
+
+
+def test_ids_selection(data_root):
+    assert parse_ids("1-3,7") == ["1", "2", "3", "7"]
+    assert parse_ids(["FLIR_00006", 5]) == ["FLIR_00006", "5"]
+    assert parse_ids(4) == ["4"] and parse_ids(None) is None
+    with pytest.raises(DatasetError, match="empty"):
+        parse_ids("5-2")
+    assert [p.pair_id for p in load_pairs("flir", data_root, ids="12,2-3")] == ["2", "3", "12"]
+    with pytest.raises(DatasetError, match="no pair with id '41'"):
+        load_pairs("tno", data_root, ids="40-41")
+    with pytest.raises(DatasetError, match="no pair with id '5'"):
+        load_pairs("tno_gan_test", data_root, ids="5")
+
+
+def test_data_root_resolution(monkeypatch, tmp_path):
+    monkeypatch.setenv("IVIF_BENCH_DATA", str(tmp_path / "env"))
+    assert resolve_data_root(tmp_path / "arg") == tmp_path / "arg"
+    assert resolve_data_root() == tmp_path / "env"
+    monkeypatch.delenv("IVIF_BENCH_DATA")
+    assert resolve_data_root().parts[-2:] == ("ivif-bench", "data")
+
+
+def test_missing_data_root_names_the_fix(tmp_path):
+    root = tmp_path / "nowhere"
+    with pytest.raises(FileNotFoundError, match=f"data root {root} does not exist.*ivif-bench data download tno --data-root {root}"):
+        load_pairs("tno", root)
+    root.mkdir()
+    with pytest.raises(FileNotFoundError, match="Train_data_FLIR/IR/IR does not exist.*ivif-bench data download flir_train"):
+        load_pairs("flir_train", root)
+
+
+def test_partial_root_serves_its_selection_only(tmp_path, data_root):
+    for k in (1, 2, 3):
+        for kind in ("IR", "VIS"):
+            _link(data_root / FLIR / f"{kind}{k}.jpg", tmp_path / FLIR / f"{kind}{k}.jpg")
+    assert [p.pair_id for p in load_pairs("flir", tmp_path, ids="1-3")] == ["1", "2", "3"]
+    with pytest.raises(FileNotFoundError, match=r"37 of its 40 pairs are missing.*ivif-bench data download flir --data-root"):
+        load_pairs("flir", tmp_path)
+    (tmp_path / FLIR / "VIS3.jpg").unlink()
+    with pytest.raises(DatasetError, match=r"IR3.jpg: missing partner, no VIS image with pair id '3'.*data download flir"):
+        load_pairs("flir", tmp_path, ids="1-2")
+
+
+def test_user_folders_ir_vis_subfolders_and_prefixed_files(tmp_path, data_root):
+    sub = tmp_path / "mine"
+    for k in (2, 10):
+        _link(data_root / TNO / f"IR{k}.bmp", sub / "ir" / f"{k}.bmp")
+        _link(data_root / TNO / f"VIS{k}.bmp", sub / "vis" / f"{k}.bmp")
+    pairs = load_pairs(sub)
+    assert [(p.pair_id, p.dataset) for p in pairs] == [("2", "mine"), ("10", "mine")]
+    assert dataset_label(sub) == "mine" and dataset_label("tno") == "tno"
+    flat = tmp_path / "flat"
+    for k in (3, 4):
+        _link(data_root / FLIR / f"IR{k}.jpg", flat / f"IR_{k}.jpg")
+        _link(data_root / FLIR / f"VIS{k}.jpg", flat / f"VIS_{k}.jpg")
+    (flat / "notes.txt").write_text("not an image")
+    with pytest.warns(UserWarning, match="skipped 1 non-image file.*notes.txt"):
+        pairs = load_pairs(flat)
+    assert [p.pair_id for p in pairs] == ["3", "4"]
+    ir, vis = read_pair(pairs[0])
+    assert ir.shape == vis.shape
+
+
+def test_missing_partner_in_user_folder(tmp_path, data_root):
+    _link(data_root / TNO / "IR1.bmp", tmp_path / "IR1.bmp")
+    _link(data_root / TNO / "VIS1.bmp", tmp_path / "VIS1.bmp")
+    _link(data_root / TNO / "IR2.bmp", tmp_path / "IR2.bmp")
+    with pytest.raises(DatasetError, match=r"IR2.bmp: missing partner, no VIS image with pair id '2'"):
+        load_pairs(tmp_path)
+
+
+def test_pair_of_different_sizes_names_both_files(tmp_path, data_root):
+    ir = _link(data_root / TNO / "IR8.bmp", tmp_path / "ir" / "a.bmp")  # 256 x 256
+    vis = _link(data_root / TNO / "VIS5.bmp", tmp_path / "vis" / "a.bmp")  # 280 x 280
+    pair = load_pairs(tmp_path)[0]
+    with pytest.raises(DatasetError, match=rf"IR and VIS differ in size: {ir} is 256x256.*{vis} is 280x280"):
+        read_pair(pair)
+
+
+def test_corrupt_and_truncated_images_name_the_file(tmp_path, data_root):
+    data = (data_root / FLIR / "VIS1.jpg").read_bytes()
+    _link(data_root / FLIR / "IR1.jpg", tmp_path / "IR1.jpg")
+    (tmp_path / "VIS1.jpg").write_bytes(data[: len(data) // 2])  # truncated JPEG
+    _link(data_root / FLIR / "IR2.jpg", tmp_path / "IR2.jpg")
+    (tmp_path / "VIS2.jpg").write_bytes(b"\x00garbage, not a JPEG" * 10)
+    first, second = load_pairs(tmp_path)
+    with pytest.raises(ImageReadError, match="VIS1.jpg: corrupt or truncated"):
+        read_pair(first)
+    with pytest.raises(ImageReadError, match="VIS2.jpg: not an image"):
+        read_pair(second)
+
+
+def test_empty_and_unknown(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="empty folder"):
+        load_pairs(tmp_path / "empty")
+    (tmp_path / "stray").mkdir()
+    (tmp_path / "stray" / "photo.png").write_bytes(b"")
+    with pytest.raises(DatasetError, match="no ir/ and vis/ folders and no IR"):
+        load_pairs(tmp_path / "stray")
+    with pytest.raises(KeyError, match="unknown dataset 'tnoo'.*tno"):
+        load_pairs("tnoo")
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        load_pairs(tmp_path / "absent" / "folder")
+
+
+def test_sample_is_small_real_and_documented():
+    total = sum(p.stat().st_size for p in SAMPLE_DIR.rglob("*") if p.is_file())
+    assert total < 5 * 2**20
+    assert "CC BY 4.0" in (SAMPLE_DIR / "SOURCE.md").read_text()
+    for name in ("sample_tno", "sample_flir", "sample_nir"):
+        manifest = load_manifest(name)
+        parent = load_manifest(name.removeprefix("sample_"))
+        for path, record in manifest["files"].items():  # byte-identical to the upstream files
+            upstream = {"tno": "Datasets/Test_data_TNO/", "flir": "Datasets/Test_data_FLIR/",
+                        "nir": "Datasets/Test_data_NIR_Country/"}[name.removeprefix("sample_")]
+            assert parent["files"][upstream + path.split("/", 1)[1]] == record
+    assert json.loads((SAMPLE_DIR.parent / "manifests" / "tno.json").read_text())["commit"].startswith("5f28730")
