@@ -120,9 +120,15 @@ class FusionDataset(Dataset):
     def __len__(self) -> int:
         return len(self.windows) if self.mode == "patches" else len(self.samples)
 
+    def random_window(self, index: int) -> tuple[int, int]:
+        """(top, left) of the random crop of index ``index`` (item ``index % len``, epoch ``index // len``)."""
+        epoch, item = divmod(int(index), len(self))
+        height, width = self.samples[item].images[0].shape
+        generator = torch.Generator().manual_seed(_seed_of(self.seed, epoch, item))
+        return T.random_crop_window(height, width, self.size, generator)
+
     def __getitem__(self, index: int) -> dict[str, Any]:
-        length = len(self)
-        epoch, item = divmod(int(index), length)
+        item = int(index) % len(self)
         if self.mode == "patches":
             sample_index, top, left = self.windows[item]
             sample = self.samples[sample_index]
@@ -130,9 +136,9 @@ class FusionDataset(Dataset):
         else:
             sample = self.samples[item]
             images = list(sample.images)
-            if self.mode == "random_crop":
-                generator = torch.Generator().manual_seed(_seed_of(self.seed, epoch, item))
-                images = list(T.random_crop(*images, size=self.size, generator=generator))
+            if self.mode == "random_crop":  # one window for IR and VIS
+                top, left = self.random_window(index)
+                images = [T.crop(im, top, left, self.size, self.size) for im in images]
         tensors = [im.unsqueeze(0).to(torch.float32) / 255.0 for im in images]
         if self.mode == "resize":
             tensors = [T.resize(t, self.size, self.interpolation) for t in tensors]
