@@ -11,5 +11,7 @@ from .registry import create_method, get_method_class, list_methods, register_me
 # Importing a method module registers its methods.
 from . import baselines  # noqa: F401,E402  (average, max)
 from . import gan  # noqa: F401,E402  (two_layer_gan, fusiongan)
+from . import didfuse  # noqa: F401,E402
+from . import densefuse  # noqa: F401,E402
 
 __all__ = ["FusionModule", "check_pair", "create_method", "fuse_padded", "get_method_class", "list_methods", "register_method"]

@@ -1,0 +1,195 @@
+"""DenseFuse: a deep learning approach to infrared and visible image fusion (Li and Wu, TIP 2019).
+
+An auto-encoder trained to reconstruct single gray images: encoder C1 + a
+three-layer dense block (64 feature maps phi), decoder C2..C5. At test time the
+phi of IR and VIS are fused (addition or l1-norm) and decoded.
+
+Follows ``shared/spec/methods.md`` section 3. Decisions and deviations:
+
+* every conv is 3 x 3 with reflect padding 1, bias, no BN; C5 is linear;
+* the network works on raw [0, 255] values like both authors' codes: the module
+  multiplies its [0, 1] input by 255 and divides its output by 255;
+* the loss is MSE + lambda (1 - SSIM) in [0, 255] units with the standard SSIM
+  (Gaussian 11 / sigma 1.5, 'valid', data range 255); the paper's "Euclidean
+  distance" pixel loss is taken as the mean squared error;
+* the dense block concatenates [input, new] (the PyTorch port's order) and the
+  parameter names are the port's (``net.conv1.conv2d.*``,
+  ``net.DB1.denseblock.{0,1,2}.dense_conv.conv2d.*``, ``net.conv{2..5}.conv2d.*``);
+* MS-COCO is not available here: training uses any gray single images (by
+  default the IR and VIS images of ``flir_train`` used as unpaired images).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import FusionModule, check_pair
+from .losses import gaussian_window, l1_norm_fusion
+from .registry import register_method
+
+__all__ = ["DenseFuse", "DenseFuseNet", "FUSION_STRATEGIES", "ssim_255"]
+
+FUSION_STRATEGIES = ("addition", "mean", "l1_norm")
+SSIM_WEIGHTS = (1.0, 10.0, 100.0, 1000.0)
+
+
+class _ConvLayer(nn.Module):
+    """Reflect pad 1 -> 3 x 3 conv (bias) -> ReLU (none on the last layer)."""
+
+    def __init__(self, in_channels: int, out_channels: int, relu: bool = True) -> None:
+        super().__init__()
+        self.conv2d = nn.Conv2d(in_channels, out_channels, 3)
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"))
+        return F.relu(out) if self.relu else out
+
+
+class _DenseConv(nn.Module):
+    """One dense-block layer: out = cat[x, ReLU(conv(x))] (16 new channels)."""
+
+    def __init__(self, in_channels: int) -> None:
+        super().__init__()
+        self.dense_conv = _ConvLayer(in_channels, 16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, self.dense_conv(x)], 1)
+
+
+class _DenseBlock(nn.Module):
+    """DC1, DC2, DC3: 16 -> 32 -> 48 -> 64 channels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.denseblock = nn.Sequential(_DenseConv(16), _DenseConv(32), _DenseConv(48))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.denseblock(x)
+
+
+class DenseFuseNet(nn.Module):
+    """The DenseFuse auto-encoder on raw [0, 255] gray values.
+
+    ``encode``: N x 1 x H x W -> phi N x 64 x H x W; ``decode``: phi -> N x 1 x H x W
+    (linear output, not clamped). 74,193 parameters.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = _ConvLayer(1, 16)
+        self.DB1 = _DenseBlock()  # noqa: N815 - the port's parameter name
+        self.conv2 = _ConvLayer(64, 64)
+        self.conv3 = _ConvLayer(64, 32)
+        self.conv4 = _ConvLayer(32, 16)
+        self.conv5 = _ConvLayer(16, 1, relu=False)
+
+    def encode(self, image255: torch.Tensor) -> torch.Tensor:
+        """N x 1 x H x W in [0, 255] -> phi, N x 64 x H x W."""
+        return self.DB1(self.conv1(image255))
+
+    def decode(self, phi: torch.Tensor) -> torch.Tensor:
+        """phi N x 64 x H x W -> N x 1 x H x W, about [0, 255]."""
+        return self.conv5(self.conv4(self.conv3(self.conv2(phi))))
+
+    def forward(self, image255: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(image255))
+
+
+def ssim_255(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Standard SSIM (Wang et al. 2004) per image, differentiable.
+
+    11 x 11 Gaussian window (sigma 1.5), 'valid' filtering, K = (0.01, 0.03),
+    data range 255; the mean of the SSIM map over the valid region.
+
+    Args:
+        x, y: N x 1 x H x W on the [0, 255] scale, H, W >= 11.
+
+    Returns:
+        N values in [-1, 1].
+    """
+    window = gaussian_window(11, 1.5, dtype=x.dtype, device=x.device)[None, None]
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mu_x, mu_y = F.conv2d(x, window), F.conv2d(y, window)
+    sigma_x = F.conv2d(x * x, window) - mu_x**2
+    sigma_y = F.conv2d(y * y, window) - mu_y**2
+    sigma_xy = F.conv2d(x * y, window) - mu_x * mu_y
+    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * sigma_xy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sigma_x + sigma_y + c2))
+    return ssim_map.flatten(1).mean(1)
+
+
+@register_method("densefuse")
+class DenseFuse(FusionModule):
+    """DenseFuse as a LightningModule.
+
+    Training batches: ``{"image": N x 1 x h x w}`` (unpaired single gray images)
+    or ``{"ir", "vis"}`` pairs, whose IR and VIS are used as 2N single images.
+    Loss = MSE(O, I) + ssim_weight (1 - SSIM(O, I)) on the [0, 255] scale.
+
+    Args:
+        fusion_strategy: ``"addition"`` phi_I + phi_V (the paper), ``"mean"``
+            (phi_I + phi_V) / 2 (the PyTorch port), or ``"l1_norm"`` (L1FUSE:
+            l1 activity over channels, block average r = 1, ratio weights).
+        ssim_weight: lambda, one of 1, 10, 100, 1000 (the paper's four models;
+            the authors' demos use 100).
+        lr: Adam learning rate (1e-4, constant).
+    """
+
+    def __init__(self, fusion_strategy: str = "addition", ssim_weight: float = 100.0, lr: float = 1e-4) -> None:
+        super().__init__()
+        if fusion_strategy not in FUSION_STRATEGIES:
+            raise ValueError(f"fusion_strategy must be one of {FUSION_STRATEGIES}, got {fusion_strategy!r}")
+        if float(ssim_weight) not in SSIM_WEIGHTS:
+            raise ValueError(f"ssim_weight (lambda) must be one of {SSIM_WEIGHTS}, got {ssim_weight!r}")
+        self.save_hyperparameters()
+        self.net = DenseFuseNet()
+
+    def fuse(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+        """Fuse IR and VIS, N x 1 x H x W in [0, 1] (H, W >= 2), into N x 1 x H x W in [0, 1] (clamped)."""
+        check_pair(ir, vis)
+        phi_ir, phi_vis = self.net.encode(ir * 255), self.net.encode(vis * 255)
+        strategy = self.hparams.fusion_strategy
+        if strategy == "l1_norm":
+            phi = l1_norm_fusion(phi_ir, phi_vis)
+        else:
+            phi = phi_ir + phi_vis
+            if strategy == "mean":
+                phi = phi / 2
+        return (self.net.decode(phi) / 255).clamp(0, 1)
+
+    def compute_loss(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Loss of reconstructing single gray images N x 1 x h x w in [0, 1] (h, w >= 11).
+
+        Returns scalars ``loss``, ``pixel`` (MSE in gray levels^2) and ``ssim``
+        (1 - SSIM, batch mean).
+        """
+        if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 1:
+            raise ValueError(f"images must be N x 1 x H x W, got {getattr(images, 'shape', type(images).__name__)}")
+        target = images * 255
+        output = self.net(target)
+        pixel = F.mse_loss(output, target)
+        ssim = (1 - ssim_255(output, target)).mean()
+        return {"loss": pixel + self.hparams.ssim_weight * ssim, "pixel": pixel, "ssim": ssim}
+
+    @staticmethod
+    def batch_images(batch: dict[str, Any]) -> torch.Tensor:
+        """The single images of a batch: ``batch["image"]``, or IR and VIS stacked (2N)."""
+        if "image" in batch:
+            return batch["image"]
+        check_pair(batch["ir"], batch["vis"])
+        return torch.cat([batch["ir"], batch["vis"]], 0)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        images = self.batch_images(batch)
+        terms = self.compute_loss(images)
+        self.log_dict({"train/pixel": terms["pixel"].detach(), "train/ssim": terms["ssim"].detach()},
+                      batch_size=images.shape[0])
+        self.log("train/loss", terms["loss"].detach(), prog_bar=True, batch_size=images.shape[0])
+        return terms["loss"]
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)

@@ -1,0 +1,67 @@
+"""The FusionModule contract, checked on every registered method (later methods included)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from datamodules.io import read_image, to_tensor
+from lightning_modules import FusionModule, create_method, get_method_class, list_methods
+
+ODD = (97, 131)  # H x W that no pooling network divides
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: on a small shared CPU two OpenMP threads spin and run ~10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def odd_pair(data_root):
+    """A real TNO pair cropped to 97 x 131, N = 1."""
+    folder = data_root / "IVIF-DIDFuse" / "Datasets" / "Test_data_TNO"
+    crop = lambda name: to_tensor(read_image(folder / name))[None, :, 40:40 + ODD[0], 60:60 + ODD[1]]  # noqa: E731
+    return crop("IR8.bmp"), crop("VIS8.bmp")
+
+
+def test_registry_lists_and_builds_methods():
+    names = list_methods()
+    assert {"average", "max", "didfuse", "densefuse"} <= set(names)
+    assert names == sorted(names)
+    assert {"didfuse", "densefuse"} <= set(list_methods(trainable=True))
+    assert {"average", "max"} <= set(list_methods(trainable=False))
+    assert not set(list_methods(trainable=True)) & set(list_methods(trainable=False))
+    with pytest.raises(KeyError, match="didfuse"):  # the message lists what is registered
+        create_method("no-such-method")
+
+
+@pytest.mark.parametrize("name", list_methods())
+def test_fuse_contract_on_odd_sizes(name, odd_pair):
+    model = create_method(name).eval()
+    assert isinstance(model, FusionModule) and isinstance(model, get_method_class(name))
+    ir, vis = odd_pair
+    with torch.no_grad():
+        fused = model.fuse(ir, vis)
+    assert fused.shape == (1, 1, *ODD)
+    assert fused.dtype == ir.dtype and torch.isfinite(fused).all()
+    assert fused.min() >= 0 and fused.max() <= 1
+
+
+@pytest.mark.parametrize("name", list_methods())
+def test_hyper_parameters_rebuild_the_method(name):
+    """save_hyperparameters() holds every constructor argument, so a checkpoint alone rebuilds the model."""
+    model = create_method(name)
+    rebuilt = get_method_class(name)(**dict(model.hparams))
+    assert dict(rebuilt.hparams) == dict(model.hparams)
+    assert set(rebuilt.state_dict()) == set(model.state_dict())
+
+
+@pytest.mark.parametrize("name", list_methods())
+def test_fuse_refuses_mismatched_inputs(name, odd_pair):
+    ir, vis = odd_pair
+    with pytest.raises(ValueError):
+        create_method(name).eval().fuse(ir, vis[..., :-1])

@@ -1,0 +1,117 @@
+"""DenseFuse: architecture, loss, training, checkpoints and fusion strategies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+from datamodules.io import read_image, to_tensor
+from lightning_modules import create_method, get_method_class
+from lightning_modules.densefuse import FUSION_STRATEGIES, DenseFuse, ssim_255
+
+TRAIN = "IVIF-DIDFuse/Datasets/Train_data_FLIR"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: on a small shared CPU two OpenMP threads spin and run ~10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _center_crops(data_root: Path, ids, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """IR and VIS center crops (N x 1 x size x size in [0, 1]) of real flir_train pairs."""
+
+    def crop(path: Path) -> torch.Tensor:
+        image = to_tensor(read_image(path))
+        top, left = (image.shape[-2] - size) // 2, (image.shape[-1] - size) // 2
+        return image[:, top:top + size, left:left + size]
+
+    ir = torch.stack([crop(data_root / TRAIN / "IR" / "IR" / f"IR{k}.jpg") for k in ids])
+    vis = torch.stack([crop(data_root / TRAIN / "VIS" / "VIS" / f"VIS{k}.jpg") for k in ids])
+    return ir, vis
+
+
+@pytest.fixture(scope="module")
+def batch(data_root):
+    return _center_crops(data_root, (1, 2), 32)
+
+
+def test_registered_parameter_count_and_port_key_names():
+    model = create_method("densefuse")
+    assert get_method_class("densefuse") is DenseFuse
+    assert sum(p.numel() for p in model.parameters()) == 74_193
+    keys = set(model.net.state_dict())
+    assert {"conv1.conv2d.weight", "DB1.denseblock.2.dense_conv.conv2d.bias", "conv5.conv2d.weight"} <= keys
+
+
+def test_bad_hyper_parameters_are_refused():
+    with pytest.raises(ValueError, match="ssim_weight"):
+        DenseFuse(ssim_weight=50)
+    with pytest.raises(ValueError, match="fusion_strategy"):
+        DenseFuse(fusion_strategy="sum")
+
+
+def test_ssim_is_one_for_identical_images_and_lower_otherwise(batch):
+    ir, vis = batch
+    torch.testing.assert_close(ssim_255(ir * 255, ir * 255), torch.ones(len(ir)))
+    assert (ssim_255(ir * 255, vis * 255) < 0.99).all()
+
+
+@pytest.mark.parametrize("ssim_weight", [1, 10, 100, 1000])
+def test_loss_and_every_term_finite(batch, ssim_weight):
+    terms = DenseFuse(ssim_weight=ssim_weight).compute_loss(torch.cat(batch))
+    assert set(terms) == {"loss", "pixel", "ssim"}
+    for name, value in terms.items():
+        assert value.ndim == 0 and torch.isfinite(value), name
+    torch.testing.assert_close(terms["loss"], terms["pixel"] + ssim_weight * terms["ssim"])
+
+
+def test_paired_and_unpaired_batches_give_the_same_images(batch):
+    ir, vis = batch
+    assert torch.equal(DenseFuse.batch_images({"ir": ir, "vis": vis}), torch.cat([ir, vis]))
+    assert DenseFuse.batch_images({"image": ir}) is ir
+
+
+def test_thirty_steps_lower_the_loss(batch):
+    torch.manual_seed(0)
+    model = DenseFuse().train()
+    images = torch.cat(batch)
+    optimizer = torch.optim.Adam(model.parameters(), lr=model.hparams.lr)
+    losses = []
+    for _ in range(30):
+        loss = model.compute_loss(images)["loss"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0], losses  # about 0.65 after 30 steps at lr 1e-4
+
+
+@pytest.mark.parametrize("strategy", FUSION_STRATEGIES)
+def test_every_fusion_strategy_runs(batch, strategy):
+    model = DenseFuse(fusion_strategy=strategy).eval()
+    ir, vis = batch
+    with torch.no_grad():
+        fused = model.fuse(ir, vis)
+    assert fused.shape == ir.shape and torch.isfinite(fused).all()
+    assert 0 <= fused.min() and fused.max() <= 1
+
+
+def test_checkpoint_round_trip_is_bit_identical(batch, tmp_path):
+    ir, vis = batch
+    loader = torch.utils.data.DataLoader([{"image": image} for image in torch.cat(batch)], batch_size=2)
+    model = DenseFuse(fusion_strategy="l1_norm", ssim_weight=10, lr=1e-3)
+    trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, accelerator="cpu", default_root_dir=tmp_path)
+    trainer.fit(model, train_dataloaders=loader)
+    trainer.save_checkpoint(tmp_path / "densefuse.ckpt")
+    restored = DenseFuse.load_from_checkpoint(tmp_path / "densefuse.ckpt", map_location="cpu")
+    assert restored.hparams.ssim_weight == 10 and restored.hparams.fusion_strategy == "l1_norm"
+    with torch.no_grad():
+        assert torch.equal(model.eval().fuse(ir, vis), restored.eval().fuse(ir, vis))
