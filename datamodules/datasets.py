@@ -449,8 +449,12 @@ def _registered_pairs(spec: DatasetSpec, data_root: str | os.PathLike | None,
         if stray:
             warnings.warn(f"{folder}: ignored {len(stray)} image(s) that are not part of dataset "
                           f"{spec.name!r}: {', '.join(stray[:5])}", stacklevel=3)
+    if selection is not None:  # a partial root may hold other, incomplete pairs
+        ir = {i: p for i, p in ir.items() if i in selection}
+        vis = {i: p for i, p in vis.items() if i in selection}
     try:
-        pairs = {p.pair_id: p for p in _pair_up(ir, vis, spec.name, spec.resize_vis, ir_folder, vis_folder)}
+        pairs = {p.pair_id: p for p in _pair_up(ir, vis, spec.name, spec.resize_vis, ir_folder, vis_folder)} \
+            if ir or vis else {}
     except DatasetError as err:
         raise DatasetError(_missing_message(spec, root, str(err))) from None
     wanted = known if selection is None else selection

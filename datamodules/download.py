@@ -236,7 +236,7 @@ def download(
     import pooch
     import requests
 
-    logging.getLogger("pooch").setLevel(logging.WARNING)
+    pooch.get_logger().setLevel(logging.WARNING)  # we report progress ourselves
     base = base_url or os.environ.get(BASE_URL_ENV_VAR) or DEFAULT_BASE_URL
     root = resolve_data_root(data_root)
     written: list[Path] = []

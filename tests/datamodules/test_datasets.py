@@ -118,7 +118,10 @@ def test_partial_root_serves_its_selection_only(tmp_path, data_root):
         load_pairs("flir", tmp_path)
     (tmp_path / FLIR / "VIS3.jpg").unlink()
     with pytest.raises(DatasetError, match=r"IR3.jpg: missing partner, no VIS image with pair id '3'.*data download flir"):
-        load_pairs("flir", tmp_path, ids="1-2")
+        load_pairs("flir", tmp_path, ids="1-3")
+    assert [p.pair_id for p in load_pairs("flir", tmp_path, ids="1-2")] == ["1", "2"]  # pair 3 not asked for
+    with pytest.raises(FileNotFoundError, match=r"1 of its 1 pairs are missing"):
+        load_pairs("flir", tmp_path, ids="7")
 
 
 def test_user_folders_ir_vis_subfolders_and_prefixed_files(tmp_path, data_root):

@@ -1,0 +1,56 @@
+"""``ivif-bench data list / verify`` on the real data root and on a root with one altered file."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.cli import main as cli
+from datamodules.download import manifest_files
+
+
+def test_verify_reports_the_five_real_datasets_complete(data_root, capsys):
+    assert cli(["data", "verify", "--data-root", str(data_root)]) == 0
+    out = capsys.readouterr().out
+    for line in ("tno: complete, 40/40 pairs (80 files)", "flir: complete, 40/40 pairs (80 files)",
+                 "nir: complete, 52/52 pairs (104 files)", "flir_train: complete, 180/180 pairs (360 files)",
+                 "roadscene: complete, 221/221 pairs (442 files)"):
+        assert line in out
+
+
+def test_verify_fails_naming_an_altered_file(data_root, tmp_path, capsys):
+    # a root of links to the real FLIR test files, with one file replaced by an altered copy
+    for entry in manifest_files("flir"):
+        target = entry.target(tmp_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(entry.target(data_root))
+    altered = tmp_path / "IVIF-DIDFuse/Datasets/Test_data_FLIR/VIS17.jpg"
+    data = bytearray(altered.read_bytes())
+    altered.unlink()
+    data[100] ^= 0x01
+    altered.write_bytes(bytes(data))
+    assert cli(["data", "verify", "flir", "--data-root", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert f"flir: CORRUPT, 39/40 pairs (80 files); {altered}: sha256 differs" in out
+    assert f"ivif-bench data download flir --data-root {tmp_path}" in out
+    (tmp_path / "IVIF-DIDFuse/Datasets/Test_data_FLIR/IR3.jpg").unlink()
+    assert cli(["data", "verify", "flir", "--data-root", str(tmp_path)]) == 1
+    assert "Test_data_FLIR/IR3.jpg: missing" in capsys.readouterr().out
+
+
+def test_bad_arguments_are_one_line_errors(tmp_path, capsys):
+    assert cli(["data", "verify", "tno", "--data-root", str(tmp_path / "void")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"ivif-bench data download tno --data-root {tmp_path / 'void'}" in err
+    assert cli(["data", "verify", "tnoo", "--data-root", str(tmp_path)]) == 2
+    assert "unknown dataset tnoo" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli(["data", "frobnicate"])
+
+
+def test_list_names_every_dataset(capsys):
+    assert cli(["data", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["tno", "flir", "nir", "flir_train", "roadscene", "roadscene_test",
+                                                     "tno_gan_train", "tno_gan_test", "sample_tno", "sample_flir",
+                                                     "sample_nir"]
+    assert "jiayi-ma/RoadScene@3ef68c6" in lines[4] and "embedded" in lines[-1]
