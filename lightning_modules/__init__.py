@@ -13,5 +13,7 @@ from . import baselines  # noqa: F401,E402  (average, max)
 from . import gan  # noqa: F401,E402  (two_layer_gan, fusiongan)
 from . import didfuse  # noqa: F401,E402
 from . import densefuse  # noqa: F401,E402
+from . import normfuse  # noqa: F401,E402  (normfuse, rescat)
+from . import ataman_akar  # noqa: F401,E402
 
 __all__ = ["FusionModule", "check_pair", "create_method", "fuse_padded", "get_method_class", "list_methods", "register_method"]

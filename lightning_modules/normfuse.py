@@ -49,7 +49,6 @@ __all__ = [
     "PEANResBlock",
     "ResBlock",
     "ResCat",
-    "normfuse_loss",
 ]
 
 FUSION_RULES = ("sum", "average", "l1_norm")
@@ -214,53 +213,6 @@ class NormFuseDecoder(nn.Module):
         return self.conv_out(torch.cat([p2, r1], dim=1))
 
 
-# --------------------------------------------------------------- loss
-def normfuse_loss(
-    ir: torch.Tensor,
-    vis: torch.Tensor,
-    ir_features: Sequence[torch.Tensor],
-    vis_features: Sequence[torch.Tensor],
-    ir_rec: torch.Tensor,
-    vis_rec: torch.Tensor,
-    alpha1: float = 0.5,
-    alpha2: float = 2.0,
-    alpha3: float = 3.0,
-    alpha4: float = 20.0,
-    ssim_weight: float = 5.0,
-) -> dict[str, torch.Tensor]:
-    """NormFuse decomposition + reconstruction loss (spec 2.2, the DIDFuse-code form).
-
-    ``L = a2 f(I, I^) + a3 f(V, V^) + tanh(mean|S_I - S_V|) - a1 tanh(mean|D_I - D_V|)
-    + a4 mean|Sobel_K(V) - Sobel_K(V^)|`` with ``f = MSE + lambda SSIM_K``. Every mean
-    runs over all elements.
-
-    Args:
-        ir, vis: sources N x 1 x H x W in [0, 1].
-        ir_features, vis_features: encoder outputs (r1, r2, S, D) of each source.
-        ir_rec, vis_rec: reconstructions N x 1 x H x W in [0, 1].
-        alpha1..alpha4, ssim_weight: the letter's alpha1..alpha4 and lambda.
-
-    Returns:
-        dict of scalars: ``loss`` (the total) and its terms ``ir_reconstruction``,
-        ``vis_reconstruction`` (each f, unweighted), ``structure_gap``,
-        ``detail_gap`` (the tanh values), ``vis_gradient`` (the mean |.|).
-    """
-    ir_rec_term = F.mse_loss(ir_rec, ir) + ssim_weight * ssim_loss_kornia(ir_rec, ir)
-    vis_rec_term = F.mse_loss(vis_rec, vis) + ssim_weight * ssim_loss_kornia(vis_rec, vis)
-    structure_gap = torch.tanh((ir_features[2] - vis_features[2]).abs().mean())
-    detail_gap = torch.tanh((ir_features[3] - vis_features[3]).abs().mean())
-    gradient = (sobel_gradients(vis) - sobel_gradients(vis_rec)).abs().mean()
-    total = alpha2 * ir_rec_term + alpha3 * vis_rec_term + structure_gap - alpha1 * detail_gap + alpha4 * gradient
-    return {
-        "loss": total,
-        "ir_reconstruction": ir_rec_term,
-        "vis_reconstruction": vis_rec_term,
-        "structure_gap": structure_gap,
-        "detail_gap": detail_gap,
-        "vis_gradient": gradient,
-    }
-
-
 # --------------------------------------------------------------- the methods
 @register_method("normfuse")
 class NormFuse(FusionModule):
@@ -268,7 +220,7 @@ class NormFuse(FusionModule):
 
     Training (spec 2.4, DIDFuse conventions): each step encodes and decodes the
     VIS batch and the IR batch in two separate passes (per-modality batch-norm
-    statistics), loss :func:`normfuse_loss`; Adam, MultiStepLR per epoch.
+    statistics), loss :meth:`compute_loss`; Adam, MultiStepLR per epoch.
     Fusion: S, D and the skips r1, r2 of IR and VIS are combined by
     ``fusion_rule`` (``"sum"``, the letter's rule; ``"average"``; ``"l1_norm"``)
     and decoded.
@@ -305,29 +257,53 @@ class NormFuse(FusionModule):
         self.encoder = NormFuseEncoder(channels)
         self.decoder = NormFuseDecoder(channels, pixel_adaptive=self.pixel_adaptive)
 
-    def reconstruct(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        """Encode and decode one modality: N x 1 x H x W in [0, 1] -> (reconstruction, (r1, r2, S, D))."""
-        features = self.encoder(x)
-        return self.decoder(*features), features
+    def compute_loss(self, ir: torch.Tensor, vis: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The training loss and its terms for a batch of IR and VIS crops (N x 1 x h x w, [0, 1]).
 
-    def loss_terms(self, ir: torch.Tensor, vis: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The training loss and its terms for a paired batch (two separate passes, VIS first)."""
+        ``L = a2 f(I, I^) + a3 f(V, V^) + tanh(gap_structure) - a1 tanh(gap_detail) + a4 gradient``
+        with ``f = MSE + lambda SSIM_K`` (spec 2.2, DIDFuse's code form); every mean runs over all
+        elements.
+
+        Returns:
+            dict of scalars: ``loss`` (the total) and the unweighted terms ``recon_vis``,
+            ``recon_ir`` (f), ``gap_structure`` = mean|S_I - S_V|, ``gap_detail`` =
+            mean|D_I - D_V| and ``gradient`` = mean|Sobel_K(V) - Sobel_K(V^)|.
+        """
         check_pair(ir, vis)
-        vis_rec, vis_features = self.reconstruct(vis)
-        ir_rec, ir_features = self.reconstruct(ir)
         hp = self.hparams
-        return normfuse_loss(
-            ir, vis, ir_features, vis_features, ir_rec, vis_rec,
-            hp.alpha1, hp.alpha2, hp.alpha3, hp.alpha4, hp.ssim_weight,
+        # DIDFuse's order: encode VIS, encode IR, decode VIS, decode IR (per-modality BN statistics).
+        features_vis = self.encoder(vis)
+        features_ir = self.encoder(ir)
+        recon_vis = self.decoder(*features_vis)
+        recon_ir = self.decoder(*features_ir)
+
+        def reconstruction(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+            return F.mse_loss(x_hat, x) + hp.ssim_weight * ssim_loss_kornia(x, x_hat)
+
+        terms = {
+            "recon_vis": reconstruction(vis, recon_vis),
+            "recon_ir": reconstruction(ir, recon_ir),
+            "gap_structure": (features_ir[2] - features_vis[2]).abs().mean(),
+            "gap_detail": (features_ir[3] - features_vis[3]).abs().mean(),
+            "gradient": (sobel_gradients(vis) - sobel_gradients(recon_vis)).abs().mean(),
+        }
+        terms["loss"] = (
+            hp.alpha2 * terms["recon_ir"]
+            + hp.alpha3 * terms["recon_vis"]
+            + torch.tanh(terms["gap_structure"])
+            - hp.alpha1 * torch.tanh(terms["gap_detail"])
+            + hp.alpha4 * terms["gradient"]
         )
+        return terms
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:  # noqa: D102
         if "ir" not in batch or "vis" not in batch:
             raise ValueError(f"{type(self).__name__} trains on paired batches with 'ir' and 'vis' (unpaired=False)")
-        terms = self.loss_terms(batch["ir"], batch["vis"])
-        batch_size = batch["ir"].shape[0]
-        self.log("train/loss", terms["loss"], prog_bar=True, batch_size=batch_size)
-        self.log_dict({f"train/{k}": v for k, v in terms.items() if k != "loss"}, batch_size=batch_size)
+        terms = self.compute_loss(batch["ir"], batch["vis"])
+        size = batch["ir"].shape[0]
+        self.log_dict({f"train/{name}": value.detach() for name, value in terms.items() if name != "loss"},
+                      batch_size=size)
+        self.log("train/loss", terms["loss"].detach(), prog_bar=True, batch_size=size)
         return terms["loss"]
 
     def configure_optimizers(self):  # noqa: D102
