@@ -18,7 +18,12 @@ from typing import Sequence
 
 # command name -> module under benchmarks.commands (add one line per command)
 COMMANDS: dict[str, str] = {
+    "train": "train",
+    "fuse": "fuse",
     "data": "data",
+    "run": "run",
+    "leaderboard": "leaderboard",
+    "plot": "plot",
 }
 
 

@@ -1,0 +1,35 @@
+"""Rebuild the leaderboard (csv, md, tex) from one or several run dirs.
+
+  ivif-bench leaderboard RUN [RUN ...] [--out DIR]
+
+Reads each RUN/results.csv (one row per method, seed, dataset, image, metric).
+Several runs are combined (e.g. runs of different seeds or methods); the same
+row with different values in two runs is an error. With one run the files are
+rewritten in RUN; with several, --out names where they go.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="run dirs of ivif-bench run")
+    parser.add_argument("--out", default=None, help="output folder (default: the run dir when there is one)")
+    parser.add_argument("--title", default=None, help="title of the Markdown table (default: from the run dir names)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from benchmarks.cli import UserError
+    from benchmarks.leaderboard import read_results, write_leaderboard
+
+    if args.out is None and len(args.runs) > 1:
+        raise UserError("several run dirs: name the output folder with --out")
+    out = Path(args.out or args.runs[0])
+    results = read_results(args.runs)
+    title = args.title or "Leaderboard: " + " + ".join(Path(r).resolve().name for r in args.runs)
+    paths = write_leaderboard(out, results, title=title)
+    print(paths["md"].read_text(encoding="utf-8"))
+    print(f"written: {paths['csv']}, {paths['md']}, {paths['tex']}")
+    return 0

@@ -1,0 +1,308 @@
+"""Comparison plots of a benchmark run (matplotlib, Agg; each figure as PNG and PDF).
+
+* :func:`plot_bars`: per test set, every metric as a group of bars (one per
+  method) with standard-deviation error bars;
+* :func:`plot_per_image`: per test set, the per-image values of every metric
+  as box plots with the individual images overlaid as a strip;
+* :func:`plot_qualitative`: chosen pairs as rows, IR, VIS and each method's
+  fusion as columns, one zoom box per image with its enlargement inset in a
+  corner (the layout of Figure 4 of the DIDFuse paper).
+
+:func:`plot_run` makes all three from a run dir (``ivif-bench plot RUN``).
+Figures are built with ``matplotlib.figure.Figure`` (no pyplot state), so
+plotting never opens a window and never touches the global backend.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from benchmarks.leaderboard import method_order, metric_order
+
+__all__ = ["QualitativeRow", "auto_zoom_box", "plot_bars", "plot_per_image", "plot_qualitative", "plot_run",
+           "save_figure"]
+
+FORMATS = ("png", "pdf")
+ZOOM_COLOR = "#ff7f0e"  # orange, as the boxes of DIDFuse Fig. 4
+
+
+def save_figure(figure: Figure, stem: str | os.PathLike, formats: Sequence[str] = FORMATS, dpi: int = 150) -> list[Path]:
+    """Save ``figure`` as ``<stem>.png`` and ``<stem>.pdf``, each atomically; returns the paths."""
+    from datamodules.io import atomic_write
+
+    stem = Path(stem)
+    paths = []
+    for kind in formats:
+        path = stem.with_name(f"{stem.name}.{kind}")
+        with atomic_write(path, "wb") as handle:
+            figure.savefig(handle, format=kind, dpi=dpi, bbox_inches="tight", metadata={"Creator": "ivif-bench"})
+        paths.append(path)
+    return paths
+
+
+def _colors(methods: Sequence[str]) -> dict[str, tuple]:
+    from matplotlib import colormaps
+
+    palette = colormaps["tab10"].colors
+    return {method: palette[i % len(palette)] for i, method in enumerate(methods)}
+
+
+def _grid(count: int, columns: int = 4) -> tuple[int, int]:
+    columns = max(1, min(columns, count))
+    return math.ceil(count / columns), columns
+
+
+def _metric_title(metric: str, convention: str, higher: bool) -> str:
+    name = metric if convention == "default" else f"{metric} ({convention})"
+    return f"{name} {'↑' if higher else '↓'}"
+
+
+def _unit_label(unit: str) -> str:
+    return unit if unit else "value (no unit)"
+
+
+def _metric_facts(metric: str, convention: str) -> tuple[bool, str]:
+    try:
+        from metrics import get_metric_info
+
+        info = get_metric_info(metric, convention)
+        return bool(info.higher_is_better), info.unit
+    except KeyError:
+        return True, ""
+
+
+def plot_bars(summary: pd.DataFrame, out_dir: str | os.PathLike, formats: Sequence[str] = FORMATS) -> list[Path]:
+    """One figure per test set: a panel per metric, a bar per method (mean), error bar = std.
+
+    Args:
+        summary: ``leaderboard.csv`` rows (method, dataset, metric, convention, mean, std, n, ...).
+        out_dir: where ``bars_<dataset>.png`` / ``.pdf`` go.
+
+    Returns:
+        The files written.
+    """
+    methods = method_order(summary["method"])
+    colors = _colors(methods)
+    paths: list[Path] = []
+    for dataset, block in summary.groupby("dataset", sort=False):
+        keys = list(dict.fromkeys(zip(block["metric"], block["convention"])))
+        order = {m: i for i, m in enumerate(metric_order([k[0] for k in keys]))}
+        keys.sort(key=lambda k: (k[1] != "default", order[k[0]]))
+        rows, columns = _grid(len(keys))
+        figure = Figure(figsize=(3.0 * columns, 2.6 * rows + 0.8), layout="constrained")
+        axes = figure.subplots(rows, columns, squeeze=False).ravel()
+        for ax, (metric, convention) in zip(axes, keys):
+            cells = block[(block["metric"] == metric) & (block["convention"] == convention)].set_index("method")
+            present = [m for m in methods if m in cells.index]
+            means = cells.loc[present, "mean"].to_numpy(float)
+            stds = np.nan_to_num(cells.loc[present, "std"].to_numpy(float), nan=0.0)
+            x = np.arange(len(present))
+            ax.bar(x, means, yerr=stds, capsize=3, color=[colors[m] for m in present], edgecolor="black",
+                   linewidth=0.5, error_kw={"elinewidth": 0.8})
+            higher = bool(cells["higher_is_better"].iloc[0]) if "higher_is_better" in cells else True
+            unit = str(cells["unit"].iloc[0]) if "unit" in cells and pd.notna(cells["unit"].iloc[0]) else ""
+            ax.set_title(_metric_title(metric, convention, higher), fontsize=10)
+            ax.set_ylabel(_unit_label(unit), fontsize=8)
+            ax.set_xticks(x, present, rotation=45, ha="right", fontsize=8)
+            ax.set_xlabel("method", fontsize=8)
+            ax.tick_params(axis="y", labelsize=8)
+        for ax in axes[len(keys):]:
+            ax.set_visible(False)
+        n = block["n"].max()
+        what = "seeds" if (block["n_seeds"] > 1).any() else "images"
+        figure.suptitle(f"{dataset}: mean ± std over {n} {what} (↑ higher is better, ↓ lower is better)")
+        handles = [Rectangle((0, 0), 1, 1, facecolor=colors[m], edgecolor="black", linewidth=0.5) for m in methods]
+        figure.legend(handles, methods, loc="outside lower center", ncols=min(len(methods), 8), title="method")
+        paths += save_figure(figure, Path(out_dir) / f"bars_{dataset}", formats)
+    return paths
+
+
+def plot_per_image(results: pd.DataFrame, out_dir: str | os.PathLike, formats: Sequence[str] = FORMATS) -> list[Path]:
+    """One figure per test set: a panel per metric, a box per method over the per-image values, points on top.
+
+    With several seeds every (seed, image) value is a point.
+
+    Returns:
+        The files written (``per_image_<dataset>.png`` / ``.pdf``).
+    """
+    methods = method_order(results["method"])
+    colors = _colors(methods)
+    rng = np.random.default_rng(0)  # jitter of the strip: fixed, so the figure is reproducible
+    paths: list[Path] = []
+    for dataset, block in results.groupby("dataset", sort=False):
+        keys = list(dict.fromkeys(zip(block["metric"], block["convention"])))
+        order = {m: i for i, m in enumerate(metric_order([k[0] for k in keys]))}
+        keys.sort(key=lambda k: (k[1] != "default", order[k[0]]))
+        rows, columns = _grid(len(keys))
+        figure = Figure(figsize=(3.0 * columns, 2.6 * rows + 0.8), layout="constrained")
+        axes = figure.subplots(rows, columns, squeeze=False).ravel()
+        for ax, (metric, convention) in zip(axes, keys):
+            cells = block[(block["metric"] == metric) & (block["convention"] == convention)]
+            present = [m for m in methods if (cells["method"] == m).any()]
+            values = [cells.loc[cells["method"] == m, "value"].dropna().to_numpy(float) for m in present]
+            boxes = ax.boxplot(values, positions=np.arange(len(present)), widths=0.6, patch_artist=True,
+                               showfliers=False, medianprops={"color": "black"})
+            for patch, method in zip(boxes["boxes"], present):
+                patch.set_facecolor((*colors[method][:3], 0.35))
+            for i, (method, vals) in enumerate(zip(present, values)):
+                ax.scatter(i + rng.uniform(-0.18, 0.18, len(vals)), vals, s=8, color=colors[method],
+                           edgecolor="black", linewidth=0.3, zorder=3)
+            higher, unit = _metric_facts(metric, convention)
+            ax.set_title(_metric_title(metric, convention, higher), fontsize=10)
+            ax.set_ylabel(_unit_label(unit), fontsize=8)
+            ax.set_xticks(np.arange(len(present)), present, rotation=45, ha="right", fontsize=8)
+            ax.set_xlabel("method", fontsize=8)
+            ax.tick_params(axis="y", labelsize=8)
+        for ax in axes[len(keys):]:
+            ax.set_visible(False)
+        n_images = block["image"].nunique()
+        figure.suptitle(f"{dataset}: per-image values ({n_images} images; box = quartiles, whiskers = 1.5 IQR, "
+                        "points = images)")
+        handles = [Rectangle((0, 0), 1, 1, facecolor=colors[m], edgecolor="black", linewidth=0.5) for m in methods]
+        figure.legend(handles, methods, loc="outside lower center", ncols=min(len(methods), 8), title="method")
+        paths += save_figure(figure, Path(out_dir) / f"per_image_{dataset}", formats)
+    return paths
+
+
+@dataclass
+class QualitativeRow:
+    """One row of the qualitative grid.
+
+    Attributes:
+        dataset, pair_id: what the row shows.
+        ir, vis: source images, uint8 H x W.
+        fused: ``{method: uint8 H x W}`` in column order.
+        zoom: ``(top, left, height, width)`` in pixels; ``None`` picks :func:`auto_zoom_box`.
+    """
+
+    dataset: str
+    pair_id: str
+    ir: np.ndarray
+    vis: np.ndarray
+    fused: Mapping[str, np.ndarray] = field(default_factory=dict)
+    zoom: tuple[int, int, int, int] | None = None
+
+
+def auto_zoom_box(ir: np.ndarray, vis: np.ndarray, fraction: float = 0.25) -> tuple[int, int, int, int]:
+    """The square window (side ``fraction`` of the shorter side) with the most detail in IR and VIS.
+
+    Detail = the sum of the two images' local variances in the window; the
+    search runs on a grid of 1/8-window steps, so the choice is deterministic.
+
+    Returns:
+        ``(top, left, height, width)`` in pixels.
+    """
+    height, width = ir.shape
+    side = max(8, int(round(min(height, width) * fraction)))
+    side = min(side, height, width)
+    step = max(1, side // 8)
+
+    def local_variance(image: np.ndarray) -> np.ndarray:
+        x = image.astype(np.float64)
+        s1 = np.pad(x.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        s2 = np.pad((x * x).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        area = side * side
+
+        def window_sum(s: np.ndarray) -> np.ndarray:
+            return s[side:, side:] - s[:-side, side:] - s[side:, :-side] + s[:-side, :-side]
+
+        mean = window_sum(s1) / area
+        return window_sum(s2) / area - mean * mean
+
+    score = (local_variance(ir) + local_variance(vis))[::step, ::step]
+    top, left = np.unravel_index(int(np.argmax(score)), score.shape)
+    return int(top * step), int(left * step), side, side
+
+
+def plot_qualitative(rows: Sequence[QualitativeRow], out_stem: str | os.PathLike, *,
+                     inset_corner: str = "lower right", formats: Sequence[str] = FORMATS) -> list[Path]:
+    """The qualitative grid: a row per pair, columns IR, VIS, then each method; zoom box + enlarged inset per image.
+
+    Args:
+        rows: the pairs to show, with every method's fused image.
+        out_stem: path without extension (``RUN/plots/qualitative``).
+        inset_corner: ``"lower right"`` or ``"lower left"``, ``"upper right"``, ``"upper left"``.
+
+    Returns:
+        The files written.
+    """
+    if not rows:
+        raise ValueError("plot_qualitative: no pairs to show")
+    methods = list(dict.fromkeys(m for row in rows for m in row.fused))
+    columns = ["IR", "VIS", *methods]
+    aspect = max(r.ir.shape[0] / r.ir.shape[1] for r in rows)
+    figure = Figure(figsize=(1.9 * len(columns), 1.9 * aspect * len(rows) + 0.4), layout="constrained")
+    axes = figure.subplots(len(rows), len(columns), squeeze=False)
+    vertical, horizontal = inset_corner.split()
+    x0 = 0.0 if horizontal == "left" else 0.55
+    y0 = 0.0 if vertical == "lower" else 0.55
+    for r, row in enumerate(rows):
+        top, left, height, width = row.zoom or auto_zoom_box(row.ir, row.vis)
+        images = {"IR": row.ir, "VIS": row.vis, **row.fused}
+        for c, column in enumerate(columns):
+            ax = axes[r, c]
+            image = images.get(column)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if image is None:
+                ax.text(0.5, 0.5, "missing", ha="center", va="center", transform=ax.transAxes)
+                continue
+            ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            ax.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, edgecolor=ZOOM_COLOR,
+                                   linewidth=1.2))
+            inset = ax.inset_axes([x0, y0, 0.45, 0.45])
+            inset.imshow(image[top:top + height, left:left + width], cmap="gray", vmin=0, vmax=255,
+                         interpolation="nearest")
+            inset.set_xticks([])
+            inset.set_yticks([])
+            for spine in inset.spines.values():
+                spine.set_edgecolor(ZOOM_COLOR)
+                spine.set_linewidth(1.5)
+            if r == 0:
+                ax.set_title(column, fontsize=9)
+            if c == 0:
+                ax.set_ylabel(f"{row.dataset} #{row.pair_id}", fontsize=9)
+    figure.suptitle("Qualitative comparison (orange box: region enlarged in the corner inset)", fontsize=10)
+    return save_figure(figure, out_stem, formats)
+
+
+def plot_run(run_dir: str | os.PathLike, *, pairs: Mapping[str, Sequence[str]] | None = None,
+             methods: Sequence[str] | None = None, out_dir: str | os.PathLike | None = None,
+             formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Every plot of a run dir, from its ``results.csv`` and fused images; returns the files written.
+
+    Args:
+        run_dir: an ``ivif-bench run`` output folder.
+        pairs: ``{dataset: [pair_id, ...]}`` for the qualitative grid; default the
+            first evaluated pair of each test set.
+        methods: methods to show (default all in the run).
+        out_dir: default ``run_dir/plots``.
+    """
+    from benchmarks.leaderboard import read_results, summarize
+    from benchmarks.runner import RunLayout
+
+    layout = RunLayout(run_dir)
+    results = read_results(layout.root)
+    if methods is not None:
+        unknown = sorted(set(methods) - set(results["method"]))
+        if unknown:
+            raise ValueError(f"{run_dir}: no results for method(s) {', '.join(unknown)}; "
+                             f"the run has {', '.join(method_order(results['method']))}")
+        results = results[results["method"].isin(methods)]
+    out_dir = Path(out_dir) if out_dir is not None else layout.plots
+    paths = plot_bars(summarize(results), out_dir, formats)
+    paths += plot_per_image(results, out_dir, formats)
+    rows = layout.qualitative_rows(pairs, method_order(results["method"]))
+    if rows:
+        paths += plot_qualitative(rows, out_dir / "qualitative", formats=formats)
+    return paths
+
