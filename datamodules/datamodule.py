@@ -8,9 +8,10 @@ whatever the number of workers, and ``seed_everything(seed, workers=True)``
 keeps the rest of a run reproducible too.
 
 Batches are dicts: ``"ir"`` and ``"vis"`` (N x 1 x H x W float in [0, 1]),
-``"pair_id"`` and ``"dataset"`` (lists of N strings); with ``unpaired=True``
-(DenseFuse's auto-encoder sees single images) ``"image"`` instead of
-``"ir"``/``"vis"``, plus ``"modality"`` (``"ir"``, ``"vis"`` or ``"image"``).
+``"pair_id"``, ``"dataset"`` and ``"modality"`` (lists of N strings;
+modality ``"pair"``); with ``unpaired=True`` (DenseFuse's auto-encoder sees
+single images) ``"image"`` instead of ``"ir"``/``"vis"``, and modality
+``"ir"``, ``"vis"`` or ``"image"`` (an image of a flat folder).
 
 Example:
     >>> dm = FusionDataModule(train_dataset="sample_flir", test_datasets=["sample_tno"], batch_size=2)
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 import lightning as L
@@ -367,8 +369,6 @@ class FusionDataModule(L.LightningDataModule):
 
 def _is_flat_image_folder(name: str | os.PathLike) -> bool:
     """A folder that is not a pair folder (no ``ir/`` + ``vis/``, no ``IR*`` / ``VIS*`` files)."""
-    from pathlib import Path
-
     try:
         get_dataset(str(name))
         return False

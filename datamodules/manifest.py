@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import MANIFEST_DIR, SAMPLE_DIR, SOURCES, get_dataset, list_datasets, load_pairs, natural_key, read_pair
+from .datasets import MANIFEST_DIR, SOURCES, get_dataset, list_datasets, load_pairs, natural_key, read_pair
 from .io import atomic_write, read_image
 
 __all__ = ["file_record", "main", "roadscene_matches", "write_manifests"]
