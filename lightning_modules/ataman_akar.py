@@ -197,6 +197,8 @@ class AtamanAkar(FusionModule):
         noise_sigma: noise standard deviation in 8-bit gray levels (1).
         lr, betas, eps: Adam's.
         lr_milestones, lr_gamma: MultiStepLR per epoch ([10, 20, 30], 0.5).
+        lr_interval: ``"epoch"`` (the paper's) or ``"step"``: the unit of ``lr_milestones``
+            (short CPU profiles train for a few hundred steps, less than one epoch of patches).
         base_channels, groups: network width (64) and transposed-convolution groups (32).
     """
 
@@ -214,10 +216,13 @@ class AtamanAkar(FusionModule):
         eps: float = 1e-8,
         lr_milestones: Sequence[int] = (10, 20, 30),
         lr_gamma: float = 0.5,
+        lr_interval: str = "epoch",
         base_channels: int = 64,
         groups: int = 32,
     ) -> None:
         super().__init__()
+        if lr_interval not in ("epoch", "step"):
+            raise ValueError(f"lr_interval must be 'epoch' or 'step', got {lr_interval!r}")
         self.save_hyperparameters()
         self.network = AtamanAkarNet(base_channels, groups)
 
@@ -270,4 +275,4 @@ class AtamanAkar(FusionModule):
         hp = self.hparams
         optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr, betas=tuple(hp.betas), eps=hp.eps)
         scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(hp.lr_milestones), gamma=hp.lr_gamma)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": hp.lr_interval}}

@@ -230,6 +230,8 @@ class NormFuse(FusionModule):
         lr: Adam learning rate (lost in the letter's extraction; 1e-3 as DIDFuse).
         lr_milestones: epochs where the lr is multiplied by ``lr_gamma`` (letter: every 40 of 120).
         lr_gamma: the decay factor (0.1).
+        lr_interval: ``"epoch"`` (the paper's) or ``"step"``: the unit of ``lr_milestones``
+            (short CPU profiles train for a few hundred steps, less than one epoch of patches).
         fusion_rule: how the two sources' features are combined at test time.
         channels: feature width (64).
     """
@@ -247,12 +249,15 @@ class NormFuse(FusionModule):
         lr: float = 1e-3,
         lr_milestones: Sequence[int] = (40, 80),
         lr_gamma: float = 0.1,
+        lr_interval: str = "epoch",
         fusion_rule: str = "sum",
         channels: int = 64,
     ) -> None:
         super().__init__()
         if fusion_rule not in FUSION_RULES:
             raise ValueError(f"fusion_rule must be one of {', '.join(FUSION_RULES)}, got {fusion_rule!r}")
+        if lr_interval not in ("epoch", "step"):
+            raise ValueError(f"lr_interval must be 'epoch' or 'step', got {lr_interval!r}")
         self.save_hyperparameters()
         self.encoder = NormFuseEncoder(channels)
         self.decoder = NormFuseDecoder(channels, pixel_adaptive=self.pixel_adaptive)
@@ -311,7 +316,7 @@ class NormFuse(FusionModule):
         scheduler = torch.optim.lr_scheduler.MultiStepLR(
             optimizer, milestones=list(self.hparams.lr_milestones), gamma=self.hparams.lr_gamma
         )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.lr_interval}}
 
     def fuse(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
         """Fuse IR and VIS (N x 1 x H x W in [0, 1], any H x W) into N x 1 x H x W in [0, 1]."""
