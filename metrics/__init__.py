@@ -10,6 +10,8 @@ from .registry import (MetricInfo, create_collection, get_metric, get_metric_inf
                        list_metrics, register_metric)
 
 # Importing a metric module registers it (one line per metric module).
+from . import vif  # noqa: F401  VIF, VIFP
+from . import piella  # noqa: F401  Q, Qw, Qe
 
 __all__ = ["FusionMetric", "MetricInfo", "create_collection", "get_metric", "get_metric_info",
            "list_conventions", "list_metrics", "register_metric"]

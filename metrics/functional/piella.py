@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import check_inputs, compute_dtype
+from .vif import filter_valid
 
 __all__ = ["edge_dependent_fusion_quality", "fusion_quality_index", "weighted_fusion_quality"]
 
@@ -61,10 +62,7 @@ def _work_dtype(tensors: tuple[torch.Tensor, ...], dtype: torch.dtype | None) ->
 def _local_stats_gaussian(a, b, f, size: int, sigma: float):
     """Gaussian-weighted local means, variances, covariances ('valid'): each N x 1 x H' x W'."""
     maps = torch.cat([a, b, f, a * a, b * b, f * f, a * f, b * f], dim=1)  # N x 8 x H x W
-    g = _gaussian_1d(size, sigma, maps.dtype, maps.device)
-    channels = maps.shape[1]
-    maps = F.conv2d(maps, g.view(1, 1, size, 1).expand(channels, 1, size, 1), groups=channels)
-    maps = F.conv2d(maps, g.view(1, 1, 1, size).expand(channels, 1, 1, size), groups=channels)
+    maps = filter_valid(maps, _gaussian_1d(size, sigma, maps.dtype, maps.device))
     mu_a, mu_b, mu_f, e_aa, e_bb, e_ff, e_af, e_bf = maps.split(1, dim=1)
     return (mu_a, mu_b, mu_f, e_aa - mu_a**2, e_bb - mu_b**2, e_ff - mu_f**2,
             e_af - mu_a * mu_f, e_bf - mu_b * mu_f)

@@ -1,0 +1,195 @@
+"""Visual information fidelity for fusion: Han et al.'s VIFF (``VIF``) and Sheikh-Bovik's pixel VIF (``VIFP``).
+
+Both rest on the same pixel-domain Gaussian scale-space model (Sheikh and Bovik,
+``vifp_mscale``): 4 scales, Gaussian windows N = 2^(5-s) + 1 with sigma N / 5,
+'valid' filtering, and from scale 2 on the image is filtered and decimated by 2.
+Per scale and pixel the source (reference) variance s1^2, the gain g and the
+distortion variance sv^2 give
+
+    VID = log10(1 + g^2 s1^2 / (sv^2 + sigma_n^2)),   VIND = log10(1 + s1^2 / sigma_n^2)
+
+with the reference's clamps (negative variances to 0; g = 0 where s1^2 < 1e-10 or
+s2^2 < 1e-10; g < 0 -> g = 0 and sv^2 = s2^2; sv^2 >= 1e-10). Statistics on the
+0-255 scale; float64 on CPU, float32 on accelerators.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import torch
+import torch.nn.functional as F
+
+from ._checks import check_inputs, to_255
+
+__all__ = ["filter_valid", "vif_maps", "vif_pixel_per_source", "visual_information_fidelity_fusion",
+           "visual_information_fidelity_pixel"]
+
+_EPS = 1e-10
+_SCALES = 4
+# Han et al. 2013 scale weights.
+_HAN_WEIGHTS = (1.0 / 2.15, 0.0, 0.15 / 2.15, 1.0 / 2.15)
+
+
+def _gaussian_1d(size: int, sigma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Normalised 1-D factor of MATLAB ``fspecial('gaussian', size, sigma)``."""
+    coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-(coords**2) / (2 * sigma**2))
+    return (g / g.sum()).to(dtype=dtype, device=device)
+
+
+def filter_valid(x: torch.Tensor, g: torch.Tensor, step: int = 1) -> torch.Tensor:
+    """Separable 'valid' correlation with the window g g' (MATLAB ``filter2(g * g', x, 'valid')``).
+
+    Args:
+        x: N x C x H x W.
+        g: 1-D window of K taps.
+        step: keep every ``step``-th output row and column (``filter2(...)(1:step:end, 1:step:end)``),
+            computing only those.
+
+    Returns:
+        N x C x ceil((H - K + 1) / step) x ceil((W - K + 1) / step).
+
+    On CPU the taps are accumulated in place one map at a time: float64 convolutions there
+    have no fast kernel, and small in-place sums stay in cache. Accelerators use ``conv2d``.
+    """
+    taps = g.numel()
+    height, width = x.shape[-2] - taps + 1, x.shape[-1] - taps + 1
+    if height < 1 or width < 1:
+        raise ValueError(f"a {taps}-tap window does not fit a {x.shape[-2]} x {x.shape[-1]} image")
+    if x.device.type != "cpu":
+        channels = x.shape[1]
+        x = F.conv2d(x, g.view(1, 1, taps, 1).expand(channels, 1, taps, 1).to(x.dtype), groups=channels,
+                     stride=(step, 1))
+        return F.conv2d(x, g.view(1, 1, 1, taps).expand(channels, 1, 1, taps).to(x.dtype), groups=channels,
+                        stride=(1, step))
+    weights = g.tolist()
+    out = []
+    for plane in x.reshape(-1, x.shape[-2], x.shape[-1]):
+        rows = plane[0:height:step] * weights[0]
+        for k in range(1, taps):
+            rows.add_(plane[k:k + height:step], alpha=weights[k])
+        cols = rows[:, 0:width:step] * weights[0]
+        for k in range(1, taps):
+            cols.add_(rows[:, k:k + width:step], alpha=weights[k])
+        out.append(cols)
+    return torch.stack(out).reshape(*x.shape[:2], *out[0].shape)
+
+
+def vif_maps(sources: torch.Tensor, dist: torch.Tensor, sigma_n_sq: float) -> list[tuple[torch.Tensor, torch.Tensor,
+                                                                                          torch.Tensor]]:
+    """Per scale the VID, VIND and gain maps of ``dist`` against each reference in ``sources``.
+
+    Args:
+        sources: N x S x H x W references (S sources), 0-255 scale.
+        dist: N x 1 x H x W distorted (fused) image, 0-255 scale.
+        sigma_n_sq: visual noise variance.
+
+    Returns:
+        4 tuples ``(vid, vind, g)``, each N x S x h_s x w_s.
+    """
+    maps = []
+    count = sources.shape[1]
+    for scale in range(1, _SCALES + 1):
+        n = 2 ** (_SCALES - scale + 1) + 1
+        g = _gaussian_1d(n, n / 5, sources.dtype, sources.device)
+        if scale > 1:
+            both = filter_valid(torch.cat([sources, dist], dim=1), g, step=2)
+            sources, dist = both[:, :count], both[:, count:]
+        stats = filter_valid(torch.cat([sources, dist, sources * sources, dist * dist, sources * dist], dim=1), g)
+        mu1, mu2, e11, e22, e12 = stats.split([count, 1, count, 1, count], dim=1)
+        sigma1_sq = (e11 - mu1 * mu1).clamp_min(0)
+        sigma2_sq = (e22 - mu2 * mu2).clamp_min(0).expand_as(sigma1_sq)
+        sigma12 = e12 - mu1 * mu2
+
+        gain = sigma12 / (sigma1_sq + _EPS)
+        sv_sq = sigma2_sq - gain * sigma12
+        flat_ref = sigma1_sq < _EPS
+        gain = torch.where(flat_ref, 0.0, gain)
+        sv_sq = torch.where(flat_ref, sigma2_sq, sv_sq)
+        sigma1_sq = torch.where(flat_ref, 0.0, sigma1_sq)
+        flat_dist = sigma2_sq < _EPS
+        gain = torch.where(flat_dist, 0.0, gain)
+        sv_sq = torch.where(flat_dist, 0.0, sv_sq)
+        negative = gain < 0
+        sv_sq = torch.where(negative, sigma2_sq, sv_sq)
+        gain = torch.where(negative, 0.0, gain)
+        sv_sq = sv_sq.clamp_min(_EPS)
+
+        vid = torch.log10(1 + gain**2 * sigma1_sq / (sv_sq + sigma_n_sq))
+        vind = torch.log10(1 + sigma1_sq / sigma_n_sq)
+        maps.append((vid, vind, gain))
+    return maps
+
+
+def _too_small(fused: torch.Tensor, name: str) -> bool:
+    if min(fused.shape[-2:]) < 41:
+        warnings.warn(f"{name}: images of {fused.shape[-2]} x {fused.shape[-1]} px are smaller than 41 x 41, "
+                      "too small for the 4-scale model; returning NaN", stacklevel=3)
+        return True
+    return False
+
+
+def visual_information_fidelity_fusion(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, *,
+                                       sigma_n_sq: float = 0.005 * 255**2, c: float = 1e-7) -> torch.Tensor:
+    """Han et al. 2013 VIFF (``VIFF_Public.m``, gray case): one symmetric value per image, in [0, ~1], higher is better.
+
+    Per scale and pixel the source with the smaller gain g is chosen (ties: VIS, the
+    reference's second image); F_s = sum(VID + c) / sum(VIND + c) over the chosen maps;
+    VIFF = sum_s p_s F_s with p = [1, 0, 0.15, 1] / 2.15.
+
+    Args:
+        fused, ir, vis: N x 1 x H x W float tensors in [0, 1], H, W >= 41.
+        sigma_n_sq: visual noise variance on the 0-255 scale (0.005 * 255^2).
+        c: the reference's stabiliser C added to every pixel's VID and VIND.
+
+    Returns:
+        Tensor[N] (NaN with a warning for images under 41 x 41).
+    """
+    check_inputs(fused, ir, vis)
+    f, a, b = to_255(fused), to_255(ir), to_255(vis)
+    if _too_small(fused, "VIF"):
+        return torch.full((fused.shape[0],), math.nan, dtype=f.dtype, device=f.device)
+    total = torch.zeros(fused.shape[0], dtype=f.dtype, device=f.device)
+    for weight, (vid, vind, gain) in zip(_HAN_WEIGHTS, vif_maps(torch.cat([a, b], dim=1), f, sigma_n_sq)):
+        use_ir = gain[:, :1] < gain[:, 1:]
+        vid = torch.where(use_ir, vid[:, :1], vid[:, 1:]).flatten(1)
+        vind = torch.where(use_ir, vind[:, :1], vind[:, 1:]).flatten(1)
+        total = total + weight * (vid + c).sum(dim=1) / (vind + c).sum(dim=1)
+    return total
+
+
+def vif_pixel_per_source(sources: torch.Tensor, dist: torch.Tensor, sigma_n_sq: float = 2.0) -> torch.Tensor:
+    """Sheikh-Bovik ``vifp_mscale`` of ``dist`` (N x 1 x H x W) against each of ``sources`` (N x S x H x W).
+
+    Sum over scales and pixels of VID / the same of VIND, on the 0-255 scale; N x S
+    (NaN where a reference is constant: 0 / 0).
+    """
+    num = torch.zeros(sources.shape[:2], dtype=sources.dtype, device=sources.device)
+    den = torch.zeros_like(num)
+    for vid, vind, _ in vif_maps(sources, dist, sigma_n_sq):
+        num = num + vid.flatten(2).sum(dim=2)
+        den = den + vind.flatten(2).sum(dim=2)
+    return num / den
+
+
+def visual_information_fidelity_pixel(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, *,
+                                      sigma_n_sq: float = 2.0) -> torch.Tensor:
+    """Sheikh-Bovik pixel VIF summed over the sources: VIFP(IR, F) + VIFP(VIS, F), in [0, ~2], higher is better.
+
+    Args:
+        fused, ir, vis: N x 1 x H x W float tensors in [0, 1], H, W >= 41.
+        sigma_n_sq: visual noise variance on the 0-255 scale (2, as ``vifp_mscale``).
+
+    Returns:
+        Tensor[N]; NaN with a warning for images under 41 x 41 or a constant source (0 / 0).
+    """
+    check_inputs(fused, ir, vis)
+    f, a, b = to_255(fused), to_255(ir), to_255(vis)
+    if _too_small(fused, "VIFP"):
+        return torch.full((fused.shape[0],), math.nan, dtype=f.dtype, device=f.device)
+    total = vif_pixel_per_source(torch.cat([a, b], dim=1), f, sigma_n_sq).sum(dim=1)
+    if torch.isnan(total).any():
+        warnings.warn("VIFP: a constant source image makes VIFP 0 / 0; returning NaN for it", stacklevel=2)
+    return total
