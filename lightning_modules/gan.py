@@ -33,11 +33,13 @@ a FusionGAN batch 3.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from datamodules.transforms import to_signed, to_unsigned
 
 from .base import FusionModule, check_pair
 from .losses import laplacian
@@ -65,19 +67,26 @@ class Generator(nn.Module):
     The input is reflect-padded by 4 once, then conv 2->256->128->64->32 (3 x 3,
     no padding, BN, LeakyReLU 0.2) and conv 32->1 (1 x 1, tanh).
 
+    Args:
+        widths: output channels of the four 3 x 3 convolutions (FusionGAN's
+            256, 128, 64, 32; smaller only for CPU-sized profiles: the cost is
+            about 392k multiply-adds per pixel at the default widths).
+
     Shape:
         - Input: N x 2 x H x W in [-1, 1], channels [primary, other]; H, W >= 5.
         - Output: N x 1 x H x W in [-1, 1].
     """
 
-    widths = (2, 256, 128, 64, 32)
-
-    def __init__(self) -> None:
+    def __init__(self, widths: Sequence[int] = (256, 128, 64, 32)) -> None:
         super().__init__()
+        widths = tuple(int(w) for w in widths)
+        if len(widths) != 4 or min(widths) < 1:
+            raise ValueError(f"generator widths must be 4 positive channel counts, got {widths!r}")
+        self.widths = widths
         layers: list[nn.Module] = [nn.ReflectionPad2d(GENERATOR_PAD)]
-        for c_in, c_out in zip(self.widths[:-1], self.widths[1:]):
+        for c_in, c_out in zip((2, *widths[:-1]), widths):
             layers += [nn.Conv2d(c_in, c_out, 3), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)]
-        layers += [nn.Conv2d(self.widths[-1], 1, 1), nn.Tanh()]
+        layers += [nn.Conv2d(widths[-1], 1, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.apply(_dcgan_init)
 
@@ -150,6 +159,8 @@ class TwoLayerGAN(FusionModule):
         layers: 2 (two-layer GAN, six networks) or 1 (FusionGAN: G1 / D1 only).
         patch_size: side of the square training patches, in pixels (>= 31);
             sizes the discriminators' linear layer. ``fuse`` takes any size.
+        generator_widths: channels of the generators' four 3 x 3 convolutions
+            (FusionGAN's 256, 128, 64, 32; smaller only to fit a CPU budget).
         lr: Adam learning rate of all six optimizers.
         betas: Adam betas.
         d_steps: discriminator steps per generator step (2).
@@ -175,6 +186,7 @@ class TwoLayerGAN(FusionModule):
         self,
         layers: int = 2,
         patch_size: int = 128,
+        generator_widths: Sequence[int] = (256, 128, 64, 32),
         lr: float = 1e-4,
         betas: tuple[float, float] = (0.9, 0.999),
         d_steps: int = 2,
@@ -201,7 +213,7 @@ class TwoLayerGAN(FusionModule):
         discriminator_output_size(patch_size)  # validates patch_size
         self.save_hyperparameters()
         self.automatic_optimization = False
-        self.generators = nn.ModuleList(Generator() for _ in range(2 * layers - 1))
+        self.generators = nn.ModuleList(Generator(generator_widths) for _ in range(2 * layers - 1))
         self.discriminators = nn.ModuleList(Discriminator(patch_size) for _ in range(2 * layers - 1))
 
     # ---------------------------------------------------------------- fusion
@@ -215,7 +227,7 @@ class TwoLayerGAN(FusionModule):
             (out + 1) / 2, N x 1 x H x W in [0, 1]. FusionGAN: G1 only.
         """
         check_pair(ir, vis)
-        ir11, vis11 = 2 * ir - 1, 2 * vis - 1
+        ir11, vis11 = to_signed(ir), to_signed(vis)
         modes = [g.training for g in self.generators]
         self.generators.eval()
         try:
@@ -228,7 +240,7 @@ class TwoLayerGAN(FusionModule):
         finally:
             for g, mode in zip(self.generators, modes):
                 g.train(mode)
-        return (out + 1) / 2
+        return to_unsigned(out)
 
     # -------------------------------------------------------------- training
     @property
@@ -254,7 +266,7 @@ class TwoLayerGAN(FusionModule):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         check_pair(batch["ir"], batch["vis"])
-        ir, vis = 2 * batch["ir"] - 1, 2 * batch["vis"] - 1
+        ir, vis = to_signed(batch["ir"]), to_signed(batch["vis"])
         logs: dict[str, torch.Tensor] = {}
         stage = self.stage
         if self.hparams.layers == 2 and stage == 2:

@@ -306,3 +306,43 @@ def test_resume_mid_epoch_restores_all_optimizer_states(data_root, tmp_path):
     # and training continues identically (bitwise on CPU): same nets, same optimizer states
     assert same(snapshot(full), snapshot(resumed))
     assert _equal([o.state_dict() for o in run.optimizers], [o.state_dict() for o in rerun.optimizers])
+
+
+# ------------------------------------------------------------------ configs
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "configs"
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+@pytest.mark.parametrize("name", ["two_layer_gan", "fusiongan"])
+def test_configs_build_a_consistent_model_and_data(data_root, tmp_path, name, profile):
+    from benchmarks.commands.train import build_cli
+
+    path = CONFIG_DIR / name / f"{profile}.yaml"
+    cli = build_cli(["--config", str(path), "--data.init_args.data_root", str(data_root),
+                     "--trainer.default_root_dir", str(tmp_path)], run=False)
+    assert type(cli.model) is get_method_class(name)
+    data = cli.datamodule.hparams
+    assert data.train_mode == "patches" and data.crop_size == cli.model.hparams.patch_size
+    assert path.read_text().startswith("#")  # the comment block saying what the profile changes
+    if cli.model.hparams.layers == 2 and cli.model.hparams.stage1_steps is not None:  # both stages happen
+        assert 0 < cli.model.hparams.stage1_steps < cli.trainer.max_steps
+    if profile == "smoke":
+        assert data.test_ids == "1-2"
+
+
+def test_train_command_runs_the_smoke_config(data_root, tmp_path):
+    from benchmarks.cli import main as cli
+
+    config = CONFIG_DIR / "two_layer_gan" / "smoke.yaml"
+    code = cli(["train", "--config", str(config), "--data.init_args.data_root", str(data_root),
+                "--trainer.default_root_dir", str(tmp_path)])
+    assert code == 0
+    (path,) = (tmp_path / "checkpoints").glob("*.ckpt")
+    checkpoint = torch.load(path, weights_only=False)
+    assert checkpoint["global_step"] == 18 and checkpoint["gan_stage"] == 2  # 2 stage-1 + 2 stage-2 batches
+    assert len(checkpoint["optimizer_states"]) == 6
+    model = TwoLayerGAN.load_from_checkpoint(path)
+    ir, vis = _flir_train_pair(data_root, 5)
+    with torch.no_grad():
+        fused = model.fuse(ir[None, :, :45, :61], vis[None, :, :45, :61])
+    assert fused.shape == (1, 1, 45, 61) and 0 <= fused.min() <= fused.max() <= 1
