@@ -10,6 +10,16 @@ from .registry import (MetricInfo, create_collection, get_metric, get_metric_inf
                        list_metrics, register_metric)
 
 # Importing a metric module registers it (one line per metric module).
+from . import entropy  # noqa: F401  EN
+from . import mutual_information  # noqa: F401  MI
+from . import standard_deviation  # noqa: F401  SD
+from . import spatial_frequency  # noqa: F401  SF
+from . import average_gradient  # noqa: F401  AG
+from . import qabf  # noqa: F401  Qabf
+from . import scd  # noqa: F401  SCD
+from . import ssim  # noqa: F401  SSIM, MS_SSIM
+from . import correlation  # noqa: F401  CC
+from . import mse  # noqa: F401  MSE, PSNR
 from . import vif  # noqa: F401  VIF, VIFP
 from . import piella  # noqa: F401  Q, Qw, Qe
 
