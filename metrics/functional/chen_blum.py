@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 
 from ._checks import check_inputs, to_255
 
-__all__ = ["chen_blum", "frequency_radius", "normalize_to_levels"]
+__all__ = ["chen_blum", "frequency_radius", "normalize_to_levels", "stretch_undefined"]
 
 # Contrast sensitivity function (DoG in the frequency domain) and its viewing-distance scale.
 _F0, _F1, _A = 15.3870, 1.3456, 0.7622
@@ -35,6 +36,16 @@ def normalize_to_levels(v: torch.Tensor) -> torch.Tensor:
     stretched = torch.floor((v - low) / (high - low) * 255 + 0.5)  # MATLAB round, values >= 0
     all_zero = (high == 0) & (low == 0)
     return torch.where(all_zero, v, stretched)
+
+
+def stretch_undefined(levels: torch.Tensor, n: int) -> torch.Tensor:
+    """Which of N (IR, VIS, fused) triples, stacked as 3N images, hold a constant nonzero image.
+
+    Such an image has no min-max stretch (:func:`normalize_to_levels` gives 0 / 0 = NaN),
+    so the reference's metric is NaN. Returns bool N.
+    """
+    low, high = levels.amin(dim=(-3, -2, -1)), levels.amax(dim=(-3, -2, -1))
+    return ((high == low) & (high != 0)).view(3, n).any(dim=0)
 
 
 def frequency_radius(height: int, width: int, divisor: float, *, dtype: torch.dtype,
@@ -78,10 +89,13 @@ def _fft_size(n: int) -> int:
         n += 1
 
 
+@functools.lru_cache(maxsize=8)
 def _gaussian_kernel_spectra(height: int, width: int, *, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """``rfft2`` of the two contrast Gaussians G = exp(-r^2 / 2 sigma^2) / (2 pi sigma^2) (sigma 2 and 4,
     31 x 31 support, not normalised: the reference's ``gaussian2d``), centred on the origin of a
     ``height`` x ``width`` grid (wrapped), so that a product of spectra is a correlation with G.
+
+    Cached per size (a test set has few distinct sizes).
 
     Returns:
         complex 2 x height x (width // 2 + 1).
@@ -155,19 +169,17 @@ def chen_blum(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch
     csf = torch.exp(-(csf_r / _F0).pow(2)) - _A * torch.exp(-(csf_r / _F1).pow(2))
     c_ir, c_vis, c_fused = _masked_contrast(_frequency_filter(images, csf)).split(n)
 
-    def preservation(c_src: torch.Tensor) -> torch.Tensor:
-        ratio = torch.where(c_src < c_fused, c_src / c_fused, c_fused / c_src)
-        return torch.where((c_src == 0) & (c_fused == 0), torch.ones_like(ratio), ratio)
+    def preservation(c_src: torch.Tensor) -> torch.Tensor:  # min / max, 1 where both are 0
+        high = torch.maximum(c_src, c_fused)
+        return torch.where(high > 0, torch.minimum(c_src, c_fused) / high, 1.0)
 
-    energy_ir, energy_vis = c_ir * c_ir, c_vis * c_vis
+    q_ir, q_vis = preservation(c_ir), preservation(c_vis)
+    energy_ir, energy_vis = c_ir * c_ir, c_vis * c_vis  # saliency lambda_S = energy_S / total
     total = energy_ir + energy_vis
-    salient = total > 0
-    safe_total = torch.where(salient, total, torch.ones_like(total))
-    lambda_ir = torch.where(salient, energy_ir / safe_total, 0.5)
-    lambda_vis = torch.where(salient, energy_vis / safe_total, 0.5)
-    quality = lambda_ir * preservation(c_ir) + lambda_vis * preservation(c_vis)
+    quality = torch.where(total > 0, (energy_ir * q_ir + energy_vis * q_vis) / total, (q_ir + q_vis) / 2)
     values = quality.flatten(1).mean(dim=1)
-    if torch.isnan(values).any():
+    undefined = stretch_undefined(levels, n)
+    if undefined.any():
         warnings.warn(f"Qcb: a constant nonzero image cannot be min-max stretched (0 / 0) in "
-                      f"{int(torch.isnan(values).sum())} image(s): NaN", RuntimeWarning, stacklevel=2)
-    return values
+                      f"{int(undefined.sum())} image(s): NaN", RuntimeWarning, stacklevel=2)
+    return torch.where(undefined, math.nan, values)

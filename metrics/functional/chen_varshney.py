@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
 import torch.nn.functional as F
 
 from ._checks import check_inputs, to_255
-from .chen_blum import frequency_radius, normalize_to_levels
+from .chen_blum import frequency_radius, normalize_to_levels, stretch_undefined
 
 __all__ = ["chen_varshney"]
 
@@ -96,7 +97,7 @@ def chen_varshney(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> t
     d_ir, d_vis = distortion.split(n)
     numerator = (lambda_ir * d_ir + lambda_vis * d_vis).flatten(1).sum(dim=1)
     denominator = (lambda_ir + lambda_vis).flatten(1).sum(dim=1)
-    values = numerator / denominator
+    values = torch.where(stretch_undefined(levels, n), math.nan, numerator / denominator)
     if torch.isnan(values).any():
         warnings.warn(f"Qcv: undefined (constant sources, or a constant nonzero image) in "
                       f"{int(torch.isnan(values).sum())} image(s): NaN", RuntimeWarning, stacklevel=2)
