@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from ._checks import check_inputs, to_255
 from ._filters import gaussian_taps, separable_correlate_valid
 
-__all__ = ["MS_SSIM_WEIGHTS", "multiscale_ssim", "ssim", "ssim_maps"]
+__all__ = ["MS_SSIM_WEIGHTS", "multiscale_ssim", "ssim", "ssim_maps", "ssim_valid"]
 
 _WINDOW, _SIGMA, _K1, _K2, _L = 11, 1.5, 0.01, 0.03, 255.0
 _C1, _C2 = (_K1 * _L) ** 2, (_K2 * _L) ** 2
@@ -50,6 +50,16 @@ def ssim_maps(reference: torch.Tensor, others: list[torch.Tensor]) -> list[tuple
         luminance = (2 * mu_r * mu_o + _C1) / (mu_r * mu_r + mu_o * mu_o + _C1)
         maps.append((luminance * cs, cs))
     return maps
+
+
+def ssim_valid(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Wang's SSIM(x, y): the mean of the 'valid' SSIM map of :func:`ssim_maps`.
+
+    Shape:
+        x, y: N x 1 x H x W on the 0-255 scale, H, W >= 11; returns N values in [-1, 1].
+    """
+    (ssim_map, _), = ssim_maps(x, [y])
+    return ssim_map.flatten(1).mean(dim=1)
 
 
 def ssim(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
