@@ -79,15 +79,15 @@ def get_profile(name: str) -> Profile:
         raise KeyError(f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)}") from None
 
 
-def config_path(method: str, profile: str, config_dir: str | os.PathLike = CONFIG_DIR) -> Path | None:
-    """``<config_dir>/<method>/<profile>.yaml`` if it exists, else ``None``."""
-    path = Path(config_dir) / method / f"{profile}.yaml"
+def config_path(method: str, profile: str, config_dir: str | os.PathLike | None = None) -> Path | None:
+    """``<config_dir>/<method>/<profile>.yaml`` if it exists, else ``None`` (default dir: :data:`CONFIG_DIR`)."""
+    path = Path(config_dir or CONFIG_DIR) / method / f"{profile}.yaml"
     return path if path.is_file() else None
 
 
-def methods_with_config(profile: str, config_dir: str | os.PathLike = CONFIG_DIR) -> list[str]:
+def methods_with_config(profile: str, config_dir: str | os.PathLike | None = None) -> list[str]:
     """Names of the methods that have a config for ``profile``, sorted."""
-    root = Path(config_dir)
+    root = Path(config_dir or CONFIG_DIR)
     return sorted(p.parent.name for p in root.glob(f"*/{profile}.yaml")) if root.is_dir() else []
 
 
@@ -144,7 +144,7 @@ def reference_config(method: str) -> dict[str, Any]:
     }
 
 
-def method_config(method: str, profile: str, config_dir: str | os.PathLike = CONFIG_DIR) -> dict[str, Any]:
+def method_config(method: str, profile: str, config_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """The config of ``method`` under ``profile``, checked to build that method.
 
     Reference rules without a file get :func:`reference_config`.
@@ -159,7 +159,7 @@ def method_config(method: str, profile: str, config_dir: str | os.PathLike = CON
         if method in REFERENCE_METHODS:
             return reference_config(method)
         raise FileNotFoundError(f"method {method!r} has no {profile!r} config "
-                                f"({Path(config_dir) / method / (profile + '.yaml')} does not exist)")
+                                f"({Path(config_dir or CONFIG_DIR) / method / (profile + '.yaml')} does not exist)")
     config = load_config(path)
     check_model_class(config, method, path)
     config["__file__"] = str(path)

@@ -471,7 +471,7 @@ def check_checkpoint(method: str, path: str | os.PathLike) -> Path:
     if class_path and class_path != f"{cls.__module__}.{cls.__qualname__}":
         raise RunError(f"--ckpt {method}={path}: this checkpoint is of {class_path}, not method {method!r}")
     try:
-        cls.load_from_checkpoint(path, map_location="cpu", strict=True)
+        cls.load_from_checkpoint(path, map_location="cpu", strict=True, weights_only=False)
     except Exception as err:  # noqa: BLE001 - mismatched keys or shapes, bad hyper-parameters
         first = str(err).strip().splitlines()[0][:300]
         raise RunError(f"--ckpt {method}={path}: does not load into method {method!r} "
@@ -763,7 +763,7 @@ def _obtain_model(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter
             write_json(record_path, {**record, "method": method.name, "seed": seed, "source": source,
                                      "checkpoint": str(checkpoint), "checkpoint_sha256": sha256_of(checkpoint),
                                      "recorded": now()})
-    model = get_method_class(method.name).load_from_checkpoint(checkpoint, map_location="cpu")
+    model = get_method_class(method.name).load_from_checkpoint(checkpoint, map_location="cpu", weights_only=False)
     return model.eval(), checkpoint
 
 
@@ -797,10 +797,13 @@ def _build_trainer(plan: Plan, method: MethodPlan, seed: int, config: dict[str, 
         OnExceptionCheckpoint(checkpoint_dir, filename="last"),
         _Stamp(method.name, seed, config["model"]["class_path"]),
     ]
-    if show_progress and kwargs.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in callbacks):
+    if show_progress and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(RichProgressBar())
-    kwargs["enable_progress_bar"] = bool(show_progress and kwargs.get("enable_progress_bar", True))
+    kwargs["enable_progress_bar"] = bool(show_progress)  # the runner's --no-progress decides, not the file
     kwargs["enable_checkpointing"] = True
+    max_steps = int(kwargs.get("max_steps") or -1)
+    if max_steps > 0:  # short runs (smoke) still log their losses
+        kwargs["log_every_n_steps"] = min(int(kwargs.get("log_every_n_steps", 50)), max(1, max_steps // 10))
     loggers = kwargs.pop("logger", None)
     loggers = [] if loggers in (None, True, False) else list(loggers) if isinstance(loggers, (list, tuple)) else [loggers]
     wandb_logger = Tracker.logger(wandb_run)
@@ -848,6 +851,9 @@ def _train(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter: _Repo
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*pre-optimization state.*")
+            # the runner picks the checkpoint to resume from itself (resume below), never Lightning's "last"
+            warnings.filterwarnings("ignore", message=r".*\.fit\(ckpt_path=None\)` was called without a model.*")
+            warnings.filterwarnings("ignore", message=r'.*\.fit\(ckpt_path="last"\) is set, but there is no last.*')
             trainer.fit(model, datamodule=data, ckpt_path=None if resume is None else str(resume))
         trainer.save_checkpoint(partial)  # a collective under DDP: every rank calls it, rank 0 writes
     finally:

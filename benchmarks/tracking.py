@@ -105,7 +105,7 @@ class Tracker:
         (self.run_dir / "wandb").mkdir(parents=True, exist_ok=True)
         arguments = dict(project=self.project, group=self.group, name=name, job_type=job_type,
                          config=dict(config or {}), dir=str(self.run_dir), id=run_id, resume="allow",
-                         tags=list(tags), reinit="create_new", settings=wandb.Settings(console="off"))
+                         tags=list(tags), reinit="create_new", settings=wandb.Settings(console="off", silent=True))
         try:
             return wandb.init(mode=self.mode, **arguments)
         except Exception as err:  # noqa: BLE001 - any online failure: keep the files offline instead
@@ -117,10 +117,12 @@ class Tracker:
 
     @staticmethod
     def new_id() -> str:
-        """A fresh W&B run id (stored by the runner so a resumed run keeps its id)."""
-        import wandb
+        """A fresh W&B run id, 8 characters of [a-z0-9] (stored by the runner so a resumed run keeps its id)."""
+        import secrets
+        import string
 
-        return wandb.util.generate_id()
+        alphabet = string.ascii_lowercase + string.digits
+        return "".join(secrets.choice(alphabet) for _ in range(8))
 
     @staticmethod
     def logger(run: Any):
