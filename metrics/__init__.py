@@ -21,6 +21,7 @@ from . import ssim  # noqa: F401  SSIM, MS_SSIM
 from . import correlation  # noqa: F401  CC
 from . import mse  # noqa: F401  MSE, PSNR
 from . import vif  # noqa: F401  VIF, VIFP
+from . import fmi  # noqa: F401  FMI_pixel, FMI_dct, FMI_w
 from . import piella  # noqa: F401  Q, Qw, Qe
 
 __all__ = ["FusionMetric", "MetricInfo", "create_collection", "get_metric", "get_metric_info",
