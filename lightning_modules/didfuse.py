@@ -32,10 +32,13 @@ from .base import FusionModule, check_pair
 from .losses import l1_norm_fusion, sobel_gradients, ssim_loss_kornia
 from .registry import register_method
 
-__all__ = ["DIDFuse", "DIDFuseDecoder", "DIDFuseEncoder", "FUSION_STRATEGIES"]
+__all__ = ["DIDFuse", "DIDFuseDecoder", "DIDFuseEncoder", "FUSION_STRATEGIES", "OFFICIAL_DECODER", "OFFICIAL_ENCODER"]
 
 CHANNELS = 64
 FUSION_STRATEGIES = ("sum", "average", "l1_norm")
+# The authors' released weights, relative to the data root (github.com/Zhaozixiang1228/IVIF-DIDFuse, Models/).
+OFFICIAL_ENCODER = "IVIF-DIDFuse/Models/Encoder_weight_IJCAI.pkl"
+OFFICIAL_DECODER = "IVIF-DIDFuse/Models/Decoder_weight_IJCAI.pkl"
 
 
 def _layer(name: str, in_channels: int, out_channels: int, activation: nn.Module, reflect: bool) -> nn.Sequential:
@@ -172,6 +175,15 @@ class DIDFuse(FusionModule):
             module.load_state_dict(_read_official_state(path, module), strict=True)
         return model.eval()
 
+    @classmethod
+    def from_data_root(cls, data_root: str | Path | None = None, **kwargs: Any) -> "DIDFuse":
+        """:meth:`from_official` with the two files under the data root (``--data-root``,
+        else ``$IVIF_BENCH_DATA``, else the user cache dir): ``OFFICIAL_ENCODER`` / ``OFFICIAL_DECODER``."""
+        from datamodules.datasets import resolve_data_root
+
+        root = resolve_data_root(data_root)
+        return cls.from_official(root / OFFICIAL_ENCODER, root / OFFICIAL_DECODER, **kwargs)
+
     # ----------------------------------------------------------------- fusion
     def fuse_features(self, features_ir: Sequence[torch.Tensor], features_vis: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """Fuse the encoder outputs (f1, f2, B, D) of IR and VIS with ``fusion_strategy``."""
@@ -252,7 +264,8 @@ def _read_official_state(path: str | Path, module: nn.Module) -> dict[str, torch
     """Read one authors' ``.pkl`` and check its keys against ``module``, with errors naming the file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file (DIDFuse official weights)")
+        raise FileNotFoundError(f"{path}: no such file (the DIDFuse authors' weights: "
+                                "Models/ of https://github.com/Zhaozixiang1228/IVIF-DIDFuse)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file

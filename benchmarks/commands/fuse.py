@@ -1,0 +1,129 @@
+"""Fuse every pair of a dataset with a trained method and write 8-bit PNGs.
+
+  ivif-bench fuse --method didfuse --ckpt runs/train/didfuse-quick/checkpoints/last.ckpt --dataset tno --out fused/
+  ivif-bench fuse --method didfuse --ckpt official --dataset flir --out fused/ --data-root ../shared/data
+  ivif-bench fuse --method average --dataset my_pairs/ --ids 1-4 --out fused/
+
+Writes OUT/<pair_id>.png for each pair (uint8 = rint(clamp(y, 0, 1) * 255)).
+--ckpt is a Lightning checkpoint of --method (one of another method is refused);
+`official` loads the DIDFuse authors' weights from the data root; the reference
+rules (average, max) need none. --dataset is a registered name or a folder with
+ir/ + vis/ (or IR* / VIS* files). Images are read as gray and fused at full size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import time
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--method", required=True, help="a registered method (see `ivif-bench run --help`)")
+    parser.add_argument("--ckpt", default=None,
+                        help="Lightning checkpoint of the method; 'official' for the DIDFuse authors' weights")
+    parser.add_argument("--dataset", required=True, help="registered dataset name or folder of pairs")
+    parser.add_argument("--out", required=True, type=Path, help="output folder for <pair_id>.png")
+    parser.add_argument("--data-root", default=None, help="data root (default: $IVIF_BENCH_DATA, else the user cache dir)")
+    parser.add_argument("--ids", default=None, help="only these pair ids, e.g. 1-8,12")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, or auto")
+    parser.add_argument("--fusion-strategy", default=None,
+                        help="override the checkpoint's fusion rule (didfuse: sum, average, l1_norm; "
+                             "densefuse: addition, mean, l1_norm)")
+
+
+def _identify(state_keys: set[str]) -> list[str]:
+    """Registered methods whose freshly built model has exactly these state-dict keys."""
+    from lightning_modules import create_method, list_methods
+
+    matches = []
+    for name in list_methods():
+        try:
+            if set(create_method(name).state_dict()) == state_keys:
+                matches.append(name)
+        except Exception:  # noqa: BLE001 - a method that cannot be built with defaults cannot match
+            continue
+    return matches
+
+
+def load_method(method: str, ckpt: str | None, data_root: str | None = None, overrides: dict | None = None):
+    """Build ``method`` from a checkpoint (or the official DIDFuse weights, or nothing for reference rules).
+
+    Raises:
+        UserError: unknown method, missing or foreign checkpoint, a checkpoint where none applies.
+    """
+    import torch
+
+    from benchmarks.cli import UserError
+    from lightning_modules import create_method, get_method_class, list_methods
+
+    if method not in list_methods():
+        raise UserError(f"unknown method {method!r}; registered: {', '.join(list_methods())}")
+    cls = get_method_class(method)
+    overrides = overrides or {}
+    unknown = [key for key in overrides if key not in inspect.signature(cls.__init__).parameters]
+    if unknown:
+        raise UserError(f"method {method!r} has no hyper-parameter {', '.join(unknown)}")
+    if ckpt == "official":
+        if method != "didfuse":
+            raise UserError(f"--ckpt official is only available for didfuse, not {method!r}")
+        return cls.from_data_root(data_root, **overrides)
+    if ckpt is None:
+        if getattr(cls, "needs_training", True):
+            raise UserError(f"method {method!r} needs --ckpt (a checkpoint from `ivif-bench train`)")
+        return create_method(method, **overrides)
+    path = Path(ckpt)
+    if not path.is_file():
+        raise UserError(f"{path}: no such checkpoint file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        state_keys = set(checkpoint["state_dict"])
+    except Exception as err:  # noqa: BLE001 - anything unreadable is not a checkpoint
+        raise UserError(f"{path}: not a Lightning checkpoint (torch.load: {type(err).__name__})") from None
+    expected = set(create_method(method).state_dict())
+    if state_keys != expected:
+        others = [m for m in _identify(state_keys) if m != method]
+        what = f"a {' / '.join(others)} checkpoint" if others else "a checkpoint of another model"
+        raise UserError(f"{path}: {what}, not {method!r}; pass the matching --method")
+    try:
+        return cls.load_from_checkpoint(path, map_location="cpu", **overrides)
+    except (TypeError, ValueError, RuntimeError, KeyError) as err:
+        raise UserError(f"{path}: cannot load as {method!r} ({str(err).splitlines()[0][:200]})") from None
+
+
+def resolve_device(name: str):
+    import torch
+
+    from benchmarks.cli import UserError
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"--device {name!r} is not a torch device (cpu, cuda, cuda:1, auto)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {name}: CUDA is not available on this machine")
+    return device
+
+
+def main(args: argparse.Namespace) -> int:
+    import torch
+
+    from datamodules.datasets import load_pairs, read_pair
+    from datamodules.io import save_png, to_tensor
+
+    device = resolve_device(args.device)
+    overrides = {"fusion_strategy": args.fusion_strategy} if args.fusion_strategy else {}
+    pairs = load_pairs(args.dataset, args.data_root, args.ids)
+    model = load_method(args.method, args.ckpt, args.data_root, overrides).eval().to(device)
+    start = time.perf_counter()
+    for pair in pairs:
+        ir, vis = (to_tensor(image)[None].to(device) for image in read_pair(pair))
+        with torch.no_grad():
+            fused = model.fuse(ir, vis)
+        save_png(args.out / f"{pair.pair_id}.png", fused)
+    seconds = time.perf_counter() - start
+    print(f"fused {len(pairs)} pair{'s' if len(pairs) != 1 else ''} of {args.dataset} with {args.method} into {args.out} ({seconds:.1f} s)")
+    return 0
