@@ -23,6 +23,9 @@ from . import mse  # noqa: F401  MSE, PSNR
 from . import vif  # noqa: F401  VIF, VIFP
 from . import fmi  # noqa: F401  FMI_pixel, FMI_dct, FMI_w
 from . import piella  # noqa: F401  Q, Qw, Qe
+from . import chen_blum  # noqa: F401  Qcb
+from . import chen_varshney  # noqa: F401  Qcv
+from . import conventions  # noqa: F401  vifb, cddfuse, tang (last: they reuse the default metrics)
 
 __all__ = ["FusionMetric", "MetricInfo", "create_collection", "get_metric", "get_metric_info",
            "list_conventions", "list_metrics", "register_metric"]

@@ -34,6 +34,7 @@ from .entropy import gray_levels
 from .mse import mean_squared_error
 from .rmse import vifb_rmse
 from .ssim import ssim_valid
+from .vif import vif_pixel_per_source
 
 __all__ = [
     "cddfuse_average_gradient", "cddfuse_mutual_information", "cddfuse_psnr", "cddfuse_ssim", "cddfuse_vif",
@@ -189,14 +190,14 @@ def cddfuse_vif(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> tor
     reference runs on float32 images (scipy ``convolve2d`` in float32): expect
     differences of about 1e-5 relative to this float64 value.
     """
-    from .vif import vif_pixel_single  # Metrics I's VIFP building block
-
     check_inputs(fused, ir, vis)
-    f = to_255(fused)
-    n = fused.shape[0]
-    per_source = vif_pixel_single(torch.cat([to_255(ir), to_255(vis)]), torch.cat([f, f]), 2.0)
-    per_source = torch.where(torch.isnan(per_source), torch.ones_like(per_source), per_source)
-    return per_source[:n] + per_source[n:]
+    height, width = fused.shape[-2:]
+    if height < 41 or width < 41:
+        warnings.warn(f"VIF (cddfuse) is undefined for a {height} x {width} image (the 4-scale model needs "
+                      "41 x 41): NaN", RuntimeWarning, stacklevel=2)
+        return torch.full((fused.shape[0],), math.nan, dtype=compute_dtype(fused.device), device=fused.device)
+    per_source = vif_pixel_per_source(torch.cat([to_255(ir), to_255(vis)], dim=1), to_255(fused), 2.0)
+    return torch.where(torch.isnan(per_source), 1.0, per_source).sum(dim=1)
 
 
 def _skimage_legacy_ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
