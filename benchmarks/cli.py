@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "run": "run",
     "leaderboard": "leaderboard",
     "plot": "plot",
+    "repro": "repro",
+    "repro-merge": "repro_merge",
 }
 
 
