@@ -29,6 +29,10 @@ A *step* (``trainer.global_step``, ``max_steps``) is one optimizer step, as
 Lightning counts them under manual optimization: a stage-1 batch is 6 steps
 (2 D + 1 G for each of pairs 1 and 2), a stage-2 batch 3, a joint batch 9,
 a FusionGAN batch 3.
+
+Multi-device: each backward reaches one network only, so DDP needs
+``strategy="ddp_find_unused_parameters_true"`` (plain ``"ddp"`` stops with
+Lightning's error about unused parameters).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 
 from datamodules.transforms import to_signed, to_unsigned
@@ -213,6 +218,7 @@ class TwoLayerGAN(FusionModule):
         discriminator_output_size(patch_size)  # validates patch_size
         self.save_hyperparameters()
         self.automatic_optimization = False
+        self.restored_stage: int | None = None  # the stage a loaded checkpoint recorded
         self.generators = nn.ModuleList(Generator(generator_widths) for _ in range(2 * layers - 1))
         self.discriminators = nn.ModuleList(Discriminator(patch_size) for _ in range(2 * layers - 1))
 
@@ -267,12 +273,14 @@ class TwoLayerGAN(FusionModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         check_pair(batch["ir"], batch["vis"])
         ir, vis = to_signed(batch["ir"]), to_signed(batch["vis"])
-        logs: dict[str, torch.Tensor] = {}
+        logs: dict[str, torch.Tensor | float] = {}
         stage = self.stage
-        if self.hparams.layers == 2 and stage == 2:
-            # G1 and G2 frozen: eval BN, no gradients; only pair 3 trains.
+        if self.hparams.layers == 2:  # stage 2 freezes G1 and G2: eval BN, no gradients
             for generator in self.generators[:2]:
-                generator.eval().requires_grad_(False)
+                generator.requires_grad_(stage == 1)
+                if stage == 2:
+                    generator.eval()
+        if self.hparams.layers == 2 and stage == 2:
             with torch.no_grad():
                 f1 = self.generators[0](torch.cat([ir, vis], 1))
                 f2 = self.generators[1](torch.cat([vis, ir], 1))
@@ -283,8 +291,8 @@ class TwoLayerGAN(FusionModule):
                 f2 = self._train_pair(1, torch.cat([vis, ir], 1), intensity=vis, gradient=ir, real=ir, logs=logs)
                 if self.hparams.schedule == "joint":
                     self._train_pair(2, torch.cat([f1, f2], 1), intensity=f1, gradient=f2, real=f2, logs=logs)
-        logs["train/stage"] = torch.tensor(float(stage))
-        self.log_dict(logs, on_step=True, on_epoch=True, batch_size=ir.shape[0])
+        logs["train/stage"] = float(stage)
+        self.log_dict(logs, on_step=True, on_epoch=True, batch_size=ir.shape[0], sync_dist=True)
 
     def _train_pair(
         self,
@@ -293,7 +301,7 @@ class TwoLayerGAN(FusionModule):
         intensity: torch.Tensor,
         gradient: torch.Tensor,
         real: torch.Tensor,
-        logs: dict[str, torch.Tensor],
+        logs: dict[str, torch.Tensor | float],
     ) -> torch.Tensor:
         """One generator forward, ``d_steps`` D steps on the detached fake, one G step.
 
@@ -360,6 +368,14 @@ class TwoLayerGAN(FusionModule):
             )
         optimizer.step()
         optimizer.zero_grad()
+
+    def on_train_end(self) -> None:
+        """Warn when a two-layer run ended before G3 ever stepped (its untrained output is the fusion)."""
+        if self.hparams.layers == 2 and not self.optimizers()[4].optimizer.state:
+            rank_zero_warn(
+                "two_layer_gan: training ended in stage 1, G3 was never trained and fuse() returns its output; "
+                "train past stage1_epochs / stage1_steps (stage 2) or use schedule='joint'"
+            )
 
     # ----------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

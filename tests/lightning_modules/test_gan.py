@@ -6,6 +6,7 @@ under two minutes on a shared 2-core CPU.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
@@ -19,7 +20,15 @@ from lightning_modules import create_method, get_method_class
 from lightning_modules.gan import Discriminator, FusionGAN, Generator, TwoLayerGAN, discriminator_output_size
 
 PATCH = 32
-NETS = ("g1", "d1", "g2", "d2", "g3", "d3")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: on a small shared CPU two OpenMP threads spin and run much slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _flir_train_pair(data_root: Path, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -172,7 +181,9 @@ def test_one_step_changes_only_the_stepped_network(data_root, tmp_path, name, kw
     before = {n: snapshot(net) for n, net in nets.items()}
     audit = StepAudit()
     run = trainer(tmp_path, max_steps=1, callbacks=[audit])
-    run.fit(model, DataLoader(real_patches(data_root, 2), batch_size=2))
+    ends_in_stage1 = name == "two_layer_gan" and "g3" in untouched
+    with pytest.warns(UserWarning, match="G3 was never trained") if ends_in_stage1 else contextlib.nullcontext():
+        run.fit(model, DataLoader(real_patches(data_root, 2), batch_size=2))
 
     assert len(run.optimizers) == 2 * len(model.generators)
     assert [owner for owner, _ in audit.steps] == expected_order
