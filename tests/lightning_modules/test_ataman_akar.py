@@ -226,3 +226,21 @@ def test_checkpoint_round_trip_is_bit_identical(batch, tmp_path):
 def test_unpaired_batches_are_refused(batch):
     with pytest.raises(ValueError, match="unpaired"):
         AtamanAkar(**NARROW).training_step({"image": batch[0], "pair_id": ["5", "6"]}, 0)
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+def test_configs_build_the_method(profile):
+    from benchmarks.profiles import instantiate, method_config
+
+    config = method_config("ataman_akar", profile)
+    model, data = instantiate(config["model"], "model"), instantiate(config["data"], "data")
+    assert type(model) is AtamanAkar
+    assert list(data.hparams.test_datasets) == ["tno", "flir", "nir"]
+    if profile == "paper":  # spec 4.3, on the benchmark's training pairs
+        hp = model.hparams
+        assert (hp.alpha, hp.beta, hp.gamma, hp.base_channels, hp.groups) == (5, 10, 30, 64, 32)
+        assert list(hp.lr_milestones) == [10, 20, 30] and hp.lr_gamma == 0.5 and hp.lr_interval == "epoch"
+        assert config["trainer"]["max_epochs"] == 30
+        assert (data.hparams.train_mode, data.hparams.crop_size, data.hparams.batch_size) == ("resize", 256, 10)
+    if profile == "smoke":
+        assert config["trainer"]["max_steps"] <= 8 and data.hparams.test_ids == "1-2"

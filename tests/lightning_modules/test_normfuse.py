@@ -171,3 +171,22 @@ def test_checkpoint_round_trip_is_bit_identical(name, batch, tmp_path):
 def test_unpaired_batches_are_refused(batch):
     with pytest.raises(ValueError, match="unpaired"):
         NormFuse(channels=8).training_step({"image": batch[0], "pair_id": ["1"] * 4}, 0)
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+@pytest.mark.parametrize("name", METHODS)
+def test_configs_build_the_method(name, profile):
+    from benchmarks.profiles import instantiate, method_config
+
+    config = method_config(name, profile)
+    model, data = instantiate(config["model"], "model"), instantiate(config["data"], "data")
+    assert type(model) is METHODS[name]
+    assert data.hparams.train_dataset == "flir_train" and list(data.hparams.test_datasets) == ["tno", "flir", "nir"]
+    if profile == "paper":  # the letter's protocol (spec 2.4)
+        hp = model.hparams
+        assert (hp.alpha1, hp.alpha2, hp.alpha3, hp.alpha4, hp.ssim_weight, hp.channels) == (0.5, 2, 3, 20, 5, 64)
+        assert list(hp.lr_milestones) == [40, 80] and hp.lr_interval == "epoch"
+        assert config["trainer"]["max_epochs"] == 120
+        assert (data.hparams.train_mode, data.hparams.crop_size, data.hparams.batch_size) == ("center_crop", 128, 24)
+    if profile == "smoke":
+        assert config["trainer"]["max_steps"] <= 8 and data.hparams.test_ids == "1-2"
