@@ -14,7 +14,7 @@ Run dir layout (``RUN``)::
     units/<method>/seed<k>/config.yaml  the resolved config of that training (trainable methods)
     units/<method>/seed<k>/training.json  how the model was obtained (trained / resumed / reused), times
     units/<method>/seed<k>/<dataset>.done.json  done marker: pairs, metrics, checkpoint sha256, timings
-    checkpoints/<method>/seed<k>/{last,final}.ckpt
+    checkpoints/<method>/seed<k>/{last,interrupted,final}.ckpt  (every N steps / on an exception / done)
     fused/<method>/<dataset>/<pair_id>.png          (one seed)
     fused/<method>/seed<k>/<dataset>/<pair_id>.png  (several seeds)
     results/<method>/seed<k>/<dataset>.csv  per-image rows of the unit
@@ -113,6 +113,9 @@ class RunLayout:
 
     def last_checkpoint(self, method: str, seed: int) -> Path:
         return self.checkpoint_dir(method, seed) / "last.ckpt"
+
+    def interrupted_checkpoint(self, method: str, seed: int) -> Path:
+        return self.checkpoint_dir(method, seed) / "interrupted.ckpt"
 
     def fused_dir(self, unit: Unit, several_seeds: bool) -> Path:
         seed_level = (f"seed{unit.seed}",) if several_seeds else ()
@@ -511,8 +514,9 @@ def _check_training_configs(plan: Plan) -> None:
             continue
         for seed in plan.options.seeds:
             stored_file = plan.layout.config_file(method.name, seed)
-            has_weights = (plan.layout.final_checkpoint(method.name, seed).is_file()
-                           or plan.layout.last_checkpoint(method.name, seed).is_file())
+            has_weights = any(path.is_file() for path in (plan.layout.final_checkpoint(method.name, seed),
+                                                          plan.layout.last_checkpoint(method.name, seed),
+                                                          plan.layout.interrupted_checkpoint(method.name, seed)))
             if not (stored_file.is_file() and has_weights):
                 continue
             stored = yaml.safe_load(stored_file.read_text(encoding="utf-8"))
@@ -794,7 +798,8 @@ def _build_trainer(plan: Plan, method: MethodPlan, seed: int, config: dict[str, 
     callbacks += [
         ModelCheckpoint(dirpath=checkpoint_dir, filename="step{step}", save_top_k=0, save_last=True,
                         every_n_train_steps=plan.options.checkpoint_every, enable_version_counter=False),
-        OnExceptionCheckpoint(checkpoint_dir, filename="last"),
+        # saved on an exception (Ctrl-C included), removed by Lightning after a clean fit
+        OnExceptionCheckpoint(checkpoint_dir, filename="interrupted"),
         _Stamp(method.name, seed, config["model"]["class_path"]),
     ]
     if show_progress and not any(isinstance(c, ProgressBar) for c in callbacks):
@@ -828,12 +833,14 @@ def _train(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter: _Repo
     checkpoint_dir = layout.checkpoint_dir(method.name, seed)
     child = resume != "auto"
     if not child:
-        last = layout.last_checkpoint(method.name, seed)
-        resume = last if last.is_file() else None
-        if resume is not None and not _loadable(resume):
-            reporter.line(f"{method.name}/seed{seed}: {resume} is unreadable (killed while writing?); training from scratch")
-            resume.unlink()
-            resume = None
+        resume = None
+        candidates = [layout.last_checkpoint(method.name, seed), layout.interrupted_checkpoint(method.name, seed)]
+        for path in sorted((p for p in candidates if p.is_file()), key=lambda p: p.stat().st_mtime_ns, reverse=True):
+            if _loadable(path):
+                resume = path
+                break
+            reporter.line(f"{method.name}/seed{seed}: {path} is unreadable (killed while writing?); not resuming from it")
+            path.unlink()
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
         with atomic_write(layout.config_file(method.name, seed), "w", encoding="utf-8") as handle:
             yaml.safe_dump(config, handle, sort_keys=False)
