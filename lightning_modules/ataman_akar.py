@@ -6,17 +6,16 @@ mirrored decoder of transposed convolutions with skip concatenations rebuilds
 one image through ``tanh`` in [-1, 1] (pyFusionSR ``EncoderFusionDecoderv2``,
 the VIS model's decoder). The network is linear except that final ``tanh``.
 
-==========  =========================================================  ===============
-stage       op (widths for ``base_channels = 64``)                       output (H x W in)
-==========  =========================================================  ===============
-e0 .. e4    Conv3x3 (no bias) then AvgPool2: 1->64->128->256->512->1024  c_k x H/2^(k+1)
-fuse k      Conv1x1 (bias) on cat[e_k^IR, e_k^VIS]: 2 c_k -> c_k         u_k
-d1 .. d4    ConvTranspose(k4 s2 p1, groups 32, no bias), then cat[skip, .]
-            d1: 1024->512 on u4, cat[u3, .]; d2: 1024->256, cat[u2, .];
-            d3: 512->128, cat[u1, .]; d4: 256->64, cat[u0, .]
-d5          ConvTranspose 128->64                                      64 x H x W
-out         Conv3x3 64->1 (no bias), tanh                              1 x H x W, [-1, 1]
-==========  =========================================================  ===============
+Layers, widths for ``base_channels = 64`` (spec 4.1), for an H x W input:
+
+- e0 .. e4: Conv3x3 (zero pad 1, no bias) then AvgPool2, 1 -> 64 -> 128 -> 256 -> 512 -> 1024
+  channels; level k is H / 2^(k+1) x W / 2^(k+1);
+- fuse k: Conv1x1 with bias on cat[e_k^IR, e_k^VIS], 2 c_k -> c_k: u_k;
+- d1 .. d4: ConvTranspose2d (k 4, s 2, p 1, 32 groups, no bias), then cat[skip, .]:
+  d1 1024 -> 512 on u4, cat[u3, .]; d2 1024 -> 256, cat[u2, .]; d3 512 -> 128, cat[u1, .];
+  d4 256 -> 64, cat[u0, .];
+- d5: ConvTranspose2d 128 -> 64, back to H x W;
+- out: Conv3x3 64 -> 1 (no bias), tanh: N x 1 x H x W in [-1, 1].
 
 H and W must be multiples of 32: :meth:`AtamanAkar.fuse` zero-pads bottom/right
 (zero of the network's [-1, 1] input, i.e. mid-gray) and crops back.
@@ -41,8 +40,8 @@ from metrics.functional.piella import edge_dependent_fusion_quality, weighted_fu
 from .base import FusionModule, check_pair, fuse_padded
 from .registry import register_method
 
-__all__ = ["AtamanAkar", "AtamanAkarDecoder", "AtamanAkarEncoder", "AtamanAkarNet", "QUALITY_OPTIONS",
-           "ataman_akar_loss"]
+__all__ = ["EDGE_OPTIONS", "QUALITY_OPTIONS", "AtamanAkar", "AtamanAkarDecoder", "AtamanAkarEncoder",
+           "AtamanAkarNet", "ataman_akar_loss"]
 
 #: Number of encoder levels; each halves H and W, so inputs are padded to a multiple of 2^5 = 32.
 LEVELS = 5
