@@ -88,6 +88,16 @@ def test_pean_block_receptive_field_and_rescat_ignores_detail():
     assert not _changed_pixels(plain, h, d, (10, 10)).any()
 
 
+def test_decoder_sees_detail_locally():
+    """The whole NormFuse decoder (eval) sees D within +-7 px: block1 +-4, block2 +-6, output conv +-1."""
+    torch.manual_seed(0)
+    decoder = NormFuse(channels=8).decoder.eval()
+    r1, r2, s, d = torch.randn(4, 1, 8, 25, 25).unbind(0)
+    changed = _changed_pixels(lambda h, cond: decoder(r1, r2, h, cond), s, d, (12, 12))
+    rows, cols = torch.nonzero(changed, as_tuple=True)
+    assert changed[12, 12] and rows.min() >= 5 and rows.max() <= 19 and cols.min() >= 5 and cols.max() <= 19
+
+
 # ------------------------------------------------------------------ the methods
 @pytest.mark.parametrize("name", METHODS)
 def test_registered_and_shaped(name):
