@@ -20,6 +20,7 @@ from typing import Sequence
 COMMANDS: dict[str, str] = {
     "train": "train",
     "fuse": "fuse",
+    "evaluate": "evaluate",
     "data": "data",
     "run": "run",
     "leaderboard": "leaderboard",

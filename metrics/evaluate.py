@@ -1,0 +1,370 @@
+"""Evaluate fused images: a folder against a dataset's source pairs, or tensors in memory.
+
+Both return a long table, one row per (dataset, image, metric), with columns
+``dataset, image, metric, value, convention`` (``image`` is the pair id).
+
+Fused images are evaluated from their 8-bit values, as every reference does: a
+folder's files are read as 8-bit gray (:func:`datamodules.io.read_image`, RGB
+through PIL's "L" luma), and in-memory images should be quantised first
+(:func:`datamodules.io.quantize_8bit`). Images of different sizes are evaluated
+one at a time, so no padding ever enters a statistic.
+
+Example:
+    >>> import torch
+    >>> from metrics.evaluate import evaluate_tensors
+    >>> g = torch.Generator().manual_seed(0)
+    >>> f, a, b = (torch.rand(2, 1, 16, 16, generator=g) for _ in range(3))
+    >>> table = evaluate_tensors(f, a, b, metrics="EN,SD", image_ids=["1", "2"], dataset="demo")
+    >>> list(table.columns)
+    ['dataset', 'image', 'metric', 'value', 'convention']
+    >>> len(table)
+    4
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+import warnings
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from .registry import MetricInfo, get_metric_info, list_metrics
+
+__all__ = ["COLUMNS", "evaluate_folder", "evaluate_tensors", "match_fused_files", "mean_table"]
+
+COLUMNS = ["dataset", "image", "metric", "value", "convention"]
+_LIST_LIMIT = 8  # file names listed in an error message before "..."
+
+
+# ---- arguments --------------------------------------------------------------------------------------
+
+def _metric_infos(metrics: str | Iterable[str] | None, convention: str) -> list[MetricInfo]:
+    """Resolve ``"all"`` / ``"EN,MI"`` / a list to registry entries (``KeyError`` naming an unknown one)."""
+    available = list_metrics(convention)  # KeyError for an unknown convention
+    if metrics is None or metrics == "all":
+        names = available
+    elif isinstance(metrics, str):
+        names = [name.strip() for name in metrics.split(",") if name.strip()]
+    else:
+        names = list(metrics)
+    if not names:
+        raise ValueError(f"no metric selected (metrics={metrics!r}); choose from: {', '.join(available)}")
+    return [get_metric_info(name, convention) for name in dict.fromkeys(names)]
+
+
+def _device(device: str | torch.device) -> torch.device:
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r}: CUDA is not available on this machine")
+    return device
+
+
+def _check_pattern(pattern: str) -> None:
+    fields = [field for _, field, _, _ in string.Formatter().parse(pattern) if field is not None]
+    if fields != ["id"] or os.sep in pattern or "/" in pattern:
+        raise ValueError(f"--pattern {pattern!r} must name a file stem with exactly one '{{id}}' field "
+                         f"(e.g. 'F{{id}}' for F7.png), no folder and no other field")
+
+
+def _listing(names: Sequence[str]) -> str:
+    """The first few names, then "... (N in all)"."""
+    shown = ", ".join(names[:_LIST_LIMIT])
+    return shown + (f" ... ({len(names)} in all)" if len(names) > _LIST_LIMIT else "")
+
+
+# ---- a folder of fused images -----------------------------------------------------------------------
+
+def match_fused_files(fused_dir: str | os.PathLike, pair_ids: Sequence[str], pattern: str = "{id}",
+                      all_ids: Iterable[str] | None = None) -> dict[str, Path]:
+    """Map each pair id to its fused file ``pattern.format(id=pair_id)`` + an image extension.
+
+    Checks the whole folder before any work and raises one ``ValueError`` naming
+    the files for: missing fused files, two files for one pair (``F1.png`` and
+    ``F1.bmp``), and files named like the pattern whose id is not a pair of the
+    dataset (``F41.png`` for the 40 TNO pairs: a wrong ``--dataset`` or
+    ``--pattern``). Files of pairs outside the selection (``--ids``) are skipped;
+    other images (not named like the pattern) are listed in a warning.
+
+    Args:
+        fused_dir: the folder of fused images (not searched recursively).
+        pair_ids: the ids to evaluate.
+        pattern: file stem of a pair's fused image, with one ``{id}`` field.
+        all_ids: every pair id of the dataset (default ``pair_ids``).
+
+    Returns:
+        pair id -> fused image path, in the order of ``pair_ids``.
+    """
+    from datamodules.datasets import IMAGE_EXTENSIONS, natural_key
+
+    _check_pattern(pattern)
+    folder = Path(fused_dir)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder of fused images")
+    images = sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
+                    key=lambda p: natural_key(p.name))
+    by_stem: dict[str, list[Path]] = {}
+    for path in images:
+        by_stem.setdefault(path.stem, []).append(path)
+
+    found: dict[str, Path] = {}
+    missing, ambiguous = [], []
+    for pair_id in pair_ids:
+        candidates = by_stem.get(pattern.format(id=pair_id), [])
+        if len(candidates) > 1:
+            ambiguous.append(" and ".join(p.name for p in candidates))
+        elif candidates:
+            found[pair_id] = candidates[0]
+        else:
+            missing.append(f"{pattern.format(id=pair_id)}.*")
+
+    all_ids = set(pair_ids if all_ids is None else all_ids)
+    numeric = all(i.isdigit() for i in all_ids)
+    prefix, _, suffix = pattern.partition("{id}")
+    like_pattern = re.compile(re.escape(prefix) + (r"(\d+)" if numeric else r"(.+)") + re.escape(suffix))
+    selected_stems = {pattern.format(id=pair_id) for pair_id in pair_ids}
+    unknown, other = [], []
+    for path in images:
+        if path.stem in selected_stems:
+            continue
+        match = like_pattern.fullmatch(path.stem)
+        if match is None:
+            other.append(path.name)
+        elif match[1] not in all_ids:
+            unknown.append(path.name)
+
+    problems = []
+    if missing:
+        hint = (f" (the folder holds {_listing([p.name for p in images][:3])}: set the pattern, "
+                f"e.g. --pattern 'F{{id}}' for F7.png)" if len(missing) == len(pair_ids) and images else "")
+        problems.append(f"{len(missing)} fused image(s) missing: {_listing(missing)}{hint}")
+    if ambiguous:
+        problems.append(f"two files for one pair: {'; '.join(ambiguous[:_LIST_LIMIT])}")
+    if unknown:
+        problems.append(f"{len(unknown)} file(s) named like '{pattern}' match no pair of the dataset: "
+                        f"{_listing(unknown)} (wrong --dataset or --pattern?)")
+    if problems:
+        raise ValueError(f"{folder}: " + "; ".join(problems))
+    if other:
+        warnings.warn(f"{folder}: ignored {len(other)} image(s) not named like '{pattern}': {_listing(other)}",
+                      stacklevel=2)
+    return {pair_id: found[pair_id] for pair_id in pair_ids}
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    """(height, width) from the file header, without decoding."""
+    from datamodules.io import ImageReadError
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, OSError) as err:
+        raise ImageReadError(f"{path}: not an image file PIL can read ({err})") from None
+    return height, width
+
+
+def _check_sizes(pairs, fused: dict[str, Path]) -> None:
+    """One ``ValueError`` naming every fused image whose size differs from its IR source."""
+    mismatched = []
+    for pair in pairs:
+        f_size, ir_size = _image_size(fused[pair.pair_id]), _image_size(pair.ir_path)
+        if f_size != ir_size:
+            mismatched.append(f"{fused[pair.pair_id]} is {f_size[1]}x{f_size[0]} but {pair.ir_path} is "
+                              f"{ir_size[1]}x{ir_size[0]} (W x H)")
+    if mismatched:
+        raise ValueError(f"{len(mismatched)} fused image(s) differ in size from their pair: "
+                         + "; ".join(mismatched[:_LIST_LIMIT]) + (" ..." if len(mismatched) > _LIST_LIMIT else ""))
+
+
+def evaluate_folder(fused_dir: str | os.PathLike, dataset: str | os.PathLike, data_root: str | os.PathLike | None = None,
+                    pattern: str = "{id}", ids: str | Iterable[str | int] | None = None,
+                    metrics: str | Iterable[str] | None = "all", convention: str = "default",
+                    device: str | torch.device = "cpu", progress: bool = True) -> pd.DataFrame:
+    """Evaluate a folder of fused images against a dataset's source pairs.
+
+    Everything is checked before any metric runs (metric names, convention,
+    device, missing / extra / ambiguous fused files, sizes; see
+    :func:`match_fused_files`); the sources come from
+    :func:`datamodules.load_pairs` / :func:`datamodules.read_pair`.
+
+    Args:
+        fused_dir: folder of fused images, one per pair, named ``pattern.format(id=pair_id)``
+            plus an image extension (png, bmp, jpg, tif).
+        dataset: a registered dataset name (``"tno"``) or a dataset folder.
+        data_root: where registered datasets live (default: ``$IVIF_BENCH_DATA``, else the user cache).
+        pattern: fused file stem with an ``{id}`` field (``"F{id}"`` for the DIDFuse outputs).
+        ids: a subset of pair ids (``"1-16,20"`` or a list); ``None`` = all.
+        metrics: ``"all"``, ``"EN,MI"`` or a list of names.
+        convention: the metric convention (``"default"``).
+        device: where the metrics run (``"cpu"``, ``"cuda"``); float64 on CPU, float32 on GPU.
+        progress: show a progress bar (stderr).
+
+    Returns:
+        DataFrame with columns ``dataset, image, metric, value, convention``, one row per
+        (image, metric), images in pair-id order, metrics in the requested order.
+    """
+    from datamodules.datasets import dataset_ids, dataset_label, list_datasets, load_pairs, read_pair
+    from datamodules.io import read_image
+
+    _check_pattern(pattern)
+    infos = _metric_infos(metrics, convention)
+    device = _device(device)
+    pairs = load_pairs(dataset, data_root=data_root, ids=ids)
+    if str(dataset) in list_datasets():
+        all_ids = dataset_ids(str(dataset))
+    else:
+        all_ids = [p.pair_id for p in (pairs if ids is None else load_pairs(dataset, data_root=data_root))]
+    fused = match_fused_files(fused_dir, [p.pair_id for p in pairs], pattern, all_ids)
+    _check_sizes(pairs, fused)
+
+    label = dataset_label(dataset)
+    frames = []
+    with _progress_bar(progress, len(pairs), f"evaluating {label}") as advance:
+        for pair in pairs:
+            fused_u8 = read_image(fused[pair.pair_id], mode="gray")
+            ir_u8, vis_u8 = read_pair(pair)
+            if fused_u8.shape != ir_u8.shape:  # the header said otherwise (e.g. EXIF-rotated JPEG)
+                raise ValueError(f"{fused[pair.pair_id]} decodes to {fused_u8.shape[1]}x{fused_u8.shape[0]} but "
+                                 f"{pair.ir_path} to {ir_u8.shape[1]}x{ir_u8.shape[0]} (W x H)")
+            images = [_from_uint8(x, device) for x in (fused_u8, ir_u8, vis_u8)]
+            frames.append(_rows(*images, infos, [pair.pair_id], label, convention))
+            advance()
+    return _concat(frames)
+
+
+# ---- tensors in memory --------------------------------------------------------------------------------
+
+def _from_uint8(image: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 H x W -> 1 x 1 x H x W in [0, 1]: float64 (exact 8-bit levels) on CPU, float32 elsewhere."""
+    dtype = torch.float64 if device.type == "cpu" else torch.float32
+    return torch.from_numpy(image).to(device=device, dtype=dtype).div(255).view(1, 1, *image.shape)
+
+
+def _as_list(images, name: str) -> list[torch.Tensor]:
+    """A batch N x 1 x H x W -> [batch]; a sequence of images (H x W, 1 x H x W, 1 x 1 x H x W) -> 1 x 1 x H x W each."""
+    if isinstance(images, torch.Tensor):
+        if images.ndim != 4:
+            raise ValueError(f"{name} must be a batch N x 1 x H x W or a list of images, got shape {tuple(images.shape)}")
+        return [images]
+    out = []
+    for i, image in enumerate(images):
+        if not isinstance(image, torch.Tensor):
+            raise ValueError(f"{name}[{i}] must be a torch.Tensor, got {type(image).__name__}")
+        if image.ndim not in (2, 3, 4) or image.numel() != image.shape[-2] * image.shape[-1]:
+            raise ValueError(f"{name}[{i}] must be one gray image H x W, 1 x H x W or 1 x 1 x H x W, "
+                             f"got shape {tuple(image.shape)}")
+        out.append(image.reshape(1, 1, *image.shape[-2:]))
+    return out
+
+
+def evaluate_tensors(fused, ir, vis, *, metrics: str | Iterable[str] | None = "all", convention: str = "default",
+                     image_ids: Sequence[str] | None = None, dataset: str = "",
+                     device: str | torch.device | None = None) -> pd.DataFrame:
+    """Evaluate in-memory fused images against their sources.
+
+    Args:
+        fused, ir, vis: each a tensor N x 1 x H x W in [0, 1] (evaluated as one batch), or
+            a sequence of images 1 x 1 x H x W, 1 x H x W or H x W (each image on its own,
+            so sizes may differ). Quantise fused images to 8 bits first to match a
+            folder evaluation.
+        metrics: ``"all"``, ``"EN,MI"`` or a list of names.
+        convention: the metric convention.
+        image_ids: one id per image (default ``"0"``, ``"1"``, ...).
+        dataset: the ``dataset`` column.
+        device: move the images there first (default: where they are).
+
+    Returns:
+        DataFrame with columns ``dataset, image, metric, value, convention``.
+
+    Raises:
+        ValueError: inputs that do not line up, or bad images (named by the metric checks).
+    """
+    infos = _metric_infos(metrics, convention)
+    chunks = [_as_list(x, name) for x, name in ((fused, "fused"), (ir, "ir"), (vis, "vis"))]
+    counts = [[c.shape[0] for c in chunk] for chunk in chunks]
+    if not counts[0] == counts[1] == counts[2]:
+        raise ValueError(f"fused, ir and vis hold different numbers of images: "
+                         f"{sum(counts[0])}, {sum(counts[1])}, {sum(counts[2])}")
+    total = sum(counts[0])
+    ids = [str(i) for i in range(total)] if image_ids is None else [str(i) for i in image_ids]
+    if len(ids) != total:
+        raise ValueError(f"image_ids has {len(ids)} ids for {total} images")
+    target = None if device is None else _device(device)
+    frames, start = [], 0
+    for f, a, b in zip(*chunks):
+        if target is not None:
+            f, a, b = f.to(target), a.to(target), b.to(target)
+        frames.append(_rows(f, a, b, infos, ids[start:start + f.shape[0]], dataset, convention))
+        start += f.shape[0]
+    return _concat(frames)
+
+
+# ---- shared -------------------------------------------------------------------------------------------
+
+def _rows(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, infos: list[MetricInfo], ids: list[str],
+          dataset: str, convention: str) -> pd.DataFrame:
+    """Every metric of ``infos`` on one batch, as long-table rows (image-major). Warnings name the images."""
+    values = []
+    for info in infos:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with torch.no_grad():
+                result = info.functional(fused, ir, vis, **info.options)
+        for warning in caught:
+            warnings.warn(f"{dataset or 'images'} {', '.join(ids)}: {warning.message}", warning.category,
+                          stacklevel=3)
+        values.append(result.detach().to("cpu", torch.float64).numpy())
+    table = np.stack(values, axis=1)  # images x metrics
+    return pd.DataFrame({
+        "dataset": dataset,
+        "image": np.repeat(ids, len(infos)),
+        "metric": [info.name for info in infos] * len(ids),
+        "value": table.reshape(-1),
+        "convention": convention,
+    }, columns=COLUMNS)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    if not frames:
+        return pd.DataFrame(columns=COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+class _progress_bar:
+    """A rich progress bar on stderr (or nothing); ``with _progress_bar(on, total, text) as advance``."""
+
+    def __init__(self, enabled: bool, total: int, description: str) -> None:
+        self.enabled, self.total, self.description = enabled, total, description
+        self.progress = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda: None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+        self.progress.__enter__()
+        task = self.progress.add_task(self.description, total=self.total)
+        return lambda: self.progress.advance(task)
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+
+def mean_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Means per dataset (rows) and metric (columns, in first-seen order) of a results table.
+
+    A NaN value (a metric undefined for an image, reported with a warning) makes its mean NaN.
+    """
+    order = list(dict.fromkeys(results["metric"]))
+    means = results.groupby(["dataset", "metric"], sort=False)["value"].agg(lambda v: v.mean(skipna=False))
+    return means.unstack("metric")[order]
