@@ -28,8 +28,8 @@ from matplotlib.patches import Rectangle
 
 from benchmarks.leaderboard import method_order, metric_order
 
-__all__ = ["QualitativeRow", "auto_zoom_box", "plot_bars", "plot_per_image", "plot_qualitative", "plot_run",
-           "save_figure"]
+__all__ = ["QualitativeRow", "auto_zoom_box", "bars_figure", "per_image_figure", "plot_bars", "plot_per_image",
+           "plot_qualitative", "plot_run", "qualitative_figure", "save_figure"]
 
 FORMATS = ("png", "pdf")
 ZOOM_COLOR = "#ff7f0e"  # orange, as the boxes of DIDFuse Fig. 4
@@ -80,96 +80,109 @@ def _metric_facts(metric: str, convention: str) -> tuple[bool, str]:
         return True, ""
 
 
-def plot_bars(summary: pd.DataFrame, out_dir: str | os.PathLike, formats: Sequence[str] = FORMATS) -> list[Path]:
-    """One figure per test set: a panel per metric, a bar per method (mean), error bar = std.
+def bars_figure(summary: pd.DataFrame, dataset: str) -> Figure:
+    """The bar figure of one test set: a panel per metric, a bar per method (mean), error bar = std.
 
     Args:
         summary: ``leaderboard.csv`` rows (method, dataset, metric, convention, mean, std, n, ...).
-        out_dir: where ``bars_<dataset>.png`` / ``.pdf`` go.
-
-    Returns:
-        The files written.
+        dataset: the test set to draw.
     """
+    block = summary[summary["dataset"] == dataset]
+    if block.empty:
+        raise ValueError(f"no summary rows for dataset {dataset!r}")
     methods = method_order(summary["method"])
     colors = _colors(methods)
+    keys = _metric_keys(block)
+    rows, columns = _grid(len(keys))
+    figure = Figure(figsize=(3.0 * columns, 2.6 * rows + 0.8), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    for ax, (metric, convention) in zip(axes, keys):
+        cells = block[(block["metric"] == metric) & (block["convention"] == convention)].set_index("method")
+        present = [m for m in methods if m in cells.index]
+        means = cells.loc[present, "mean"].to_numpy(float)
+        stds = np.nan_to_num(cells.loc[present, "std"].to_numpy(float), nan=0.0)
+        x = np.arange(len(present))
+        ax.bar(x, means, yerr=stds, capsize=3, color=[colors[m] for m in present], edgecolor="black",
+               linewidth=0.5, error_kw={"elinewidth": 0.8})
+        higher, unit = _metric_facts(metric, convention)
+        ax.set_title(_metric_title(metric, convention, higher), fontsize=10)
+        ax.set_ylabel(_unit_label(unit), fontsize=8)
+        ax.set_xticks(x, present, rotation=45, ha="right", fontsize=8)
+        ax.set_xlabel("method", fontsize=8)
+        ax.tick_params(axis="y", labelsize=8)
+    for ax in axes[len(keys):]:
+        ax.set_visible(False)
+    what = "seeds" if (block["n_seeds"] > 1).any() else "images"
+    figure.suptitle(f"{dataset}: mean ± std over {block['n'].max()} {what} (↑ higher is better, ↓ lower is better)")
+    _legend(figure, methods, colors)
+    return figure
+
+
+def plot_bars(summary: pd.DataFrame, out_dir: str | os.PathLike, formats: Sequence[str] = FORMATS) -> list[Path]:
+    """:func:`bars_figure` of every test set, saved as ``bars_<dataset>.png`` / ``.pdf``; returns the files."""
     paths: list[Path] = []
-    for dataset, block in summary.groupby("dataset", sort=False):
-        keys = list(dict.fromkeys(zip(block["metric"], block["convention"])))
-        order = {m: i for i, m in enumerate(metric_order([k[0] for k in keys]))}
-        keys.sort(key=lambda k: (k[1] != "default", order[k[0]]))
-        rows, columns = _grid(len(keys))
-        figure = Figure(figsize=(3.0 * columns, 2.6 * rows + 0.8), layout="constrained")
-        axes = figure.subplots(rows, columns, squeeze=False).ravel()
-        for ax, (metric, convention) in zip(axes, keys):
-            cells = block[(block["metric"] == metric) & (block["convention"] == convention)].set_index("method")
-            present = [m for m in methods if m in cells.index]
-            means = cells.loc[present, "mean"].to_numpy(float)
-            stds = np.nan_to_num(cells.loc[present, "std"].to_numpy(float), nan=0.0)
-            x = np.arange(len(present))
-            ax.bar(x, means, yerr=stds, capsize=3, color=[colors[m] for m in present], edgecolor="black",
-                   linewidth=0.5, error_kw={"elinewidth": 0.8})
-            higher = bool(cells["higher_is_better"].iloc[0]) if "higher_is_better" in cells else True
-            unit = str(cells["unit"].iloc[0]) if "unit" in cells and pd.notna(cells["unit"].iloc[0]) else ""
-            ax.set_title(_metric_title(metric, convention, higher), fontsize=10)
-            ax.set_ylabel(_unit_label(unit), fontsize=8)
-            ax.set_xticks(x, present, rotation=45, ha="right", fontsize=8)
-            ax.set_xlabel("method", fontsize=8)
-            ax.tick_params(axis="y", labelsize=8)
-        for ax in axes[len(keys):]:
-            ax.set_visible(False)
-        n = block["n"].max()
-        what = "seeds" if (block["n_seeds"] > 1).any() else "images"
-        figure.suptitle(f"{dataset}: mean ± std over {n} {what} (↑ higher is better, ↓ lower is better)")
-        handles = [Rectangle((0, 0), 1, 1, facecolor=colors[m], edgecolor="black", linewidth=0.5) for m in methods]
-        figure.legend(handles, methods, loc="outside lower center", ncols=min(len(methods), 8), title="method")
-        paths += save_figure(figure, Path(out_dir) / f"bars_{dataset}", formats)
+    for dataset in dict.fromkeys(summary["dataset"]):
+        paths += save_figure(bars_figure(summary, dataset), Path(out_dir) / f"bars_{dataset}", formats)
     return paths
 
 
-def plot_per_image(results: pd.DataFrame, out_dir: str | os.PathLike, formats: Sequence[str] = FORMATS) -> list[Path]:
-    """One figure per test set: a panel per metric, a box per method over the per-image values, points on top.
+def _metric_keys(block: pd.DataFrame) -> list[tuple[str, str]]:
+    keys = list(dict.fromkeys(zip(block["metric"], block["convention"])))
+    order = {m: i for i, m in enumerate(metric_order([k[0] for k in keys]))}
+    return sorted(keys, key=lambda k: (k[1] != "default", order[k[0]]))
 
-    With several seeds every (seed, image) value is a point.
 
-    Returns:
-        The files written (``per_image_<dataset>.png`` / ``.pdf``).
+def _legend(figure: Figure, methods: Sequence[str], colors: Mapping[str, tuple]) -> None:
+    handles = [Rectangle((0, 0), 1, 1, facecolor=colors[m], edgecolor="black", linewidth=0.5) for m in methods]
+    figure.legend(handles, methods, loc="outside lower center", ncols=min(len(methods), 8), title="method")
+
+
+def per_image_figure(results: pd.DataFrame, dataset: str) -> Figure:
+    """The per-image figure of one test set: a panel per metric, a box per method, the images as points on top.
+
+    With several seeds every (seed, image) value is a point. The strip's
+    horizontal jitter comes from a fixed seed, so the figure is reproducible.
     """
+    block = results[results["dataset"] == dataset]
+    if block.empty:
+        raise ValueError(f"no results for dataset {dataset!r}")
     methods = method_order(results["method"])
     colors = _colors(methods)
-    rng = np.random.default_rng(0)  # jitter of the strip: fixed, so the figure is reproducible
+    rng = np.random.default_rng(0)
+    keys = _metric_keys(block)
+    rows, columns = _grid(len(keys))
+    figure = Figure(figsize=(3.0 * columns, 2.6 * rows + 0.8), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    for ax, (metric, convention) in zip(axes, keys):
+        cells = block[(block["metric"] == metric) & (block["convention"] == convention)]
+        present = [m for m in methods if (cells["method"] == m).any()]
+        values = [cells.loc[cells["method"] == m, "value"].dropna().to_numpy(float) for m in present]
+        boxes = ax.boxplot(values, positions=np.arange(len(present)), widths=0.6, patch_artist=True,
+                           showfliers=False, medianprops={"color": "black"})
+        for patch, method in zip(boxes["boxes"], present):
+            patch.set_facecolor((*colors[method][:3], 0.35))
+        for i, (method, vals) in enumerate(zip(present, values)):
+            ax.scatter(i + rng.uniform(-0.18, 0.18, len(vals)), vals, s=8, color=colors[method],
+                       edgecolor="black", linewidth=0.3, zorder=3)
+        higher, unit = _metric_facts(metric, convention)
+        ax.set_title(_metric_title(metric, convention, higher), fontsize=10)
+        ax.set_ylabel(_unit_label(unit), fontsize=8)
+        ax.set_xticks(np.arange(len(present)), present, rotation=45, ha="right", fontsize=8)
+        ax.set_xlabel("method", fontsize=8)
+        ax.tick_params(axis="y", labelsize=8)
+    for ax in axes[len(keys):]:
+        ax.set_visible(False)
+    figure.suptitle(f"{dataset}: per-image values ({block['image'].nunique()} images; box = quartiles, "
+                    "whiskers = 1.5 IQR, points = images)")
+    _legend(figure, methods, colors)
+    return figure
+
+
+def plot_per_image(results: pd.DataFrame, out_dir: str | os.PathLike, formats: Sequence[str] = FORMATS) -> list[Path]:
+    """:func:`per_image_figure` of every test set, saved as ``per_image_<dataset>.png`` / ``.pdf``."""
     paths: list[Path] = []
-    for dataset, block in results.groupby("dataset", sort=False):
-        keys = list(dict.fromkeys(zip(block["metric"], block["convention"])))
-        order = {m: i for i, m in enumerate(metric_order([k[0] for k in keys]))}
-        keys.sort(key=lambda k: (k[1] != "default", order[k[0]]))
-        rows, columns = _grid(len(keys))
-        figure = Figure(figsize=(3.0 * columns, 2.6 * rows + 0.8), layout="constrained")
-        axes = figure.subplots(rows, columns, squeeze=False).ravel()
-        for ax, (metric, convention) in zip(axes, keys):
-            cells = block[(block["metric"] == metric) & (block["convention"] == convention)]
-            present = [m for m in methods if (cells["method"] == m).any()]
-            values = [cells.loc[cells["method"] == m, "value"].dropna().to_numpy(float) for m in present]
-            boxes = ax.boxplot(values, positions=np.arange(len(present)), widths=0.6, patch_artist=True,
-                               showfliers=False, medianprops={"color": "black"})
-            for patch, method in zip(boxes["boxes"], present):
-                patch.set_facecolor((*colors[method][:3], 0.35))
-            for i, (method, vals) in enumerate(zip(present, values)):
-                ax.scatter(i + rng.uniform(-0.18, 0.18, len(vals)), vals, s=8, color=colors[method],
-                           edgecolor="black", linewidth=0.3, zorder=3)
-            higher, unit = _metric_facts(metric, convention)
-            ax.set_title(_metric_title(metric, convention, higher), fontsize=10)
-            ax.set_ylabel(_unit_label(unit), fontsize=8)
-            ax.set_xticks(np.arange(len(present)), present, rotation=45, ha="right", fontsize=8)
-            ax.set_xlabel("method", fontsize=8)
-            ax.tick_params(axis="y", labelsize=8)
-        for ax in axes[len(keys):]:
-            ax.set_visible(False)
-        n_images = block["image"].nunique()
-        figure.suptitle(f"{dataset}: per-image values ({n_images} images; box = quartiles, whiskers = 1.5 IQR, "
-                        "points = images)")
-        handles = [Rectangle((0, 0), 1, 1, facecolor=colors[m], edgecolor="black", linewidth=0.5) for m in methods]
-        figure.legend(handles, methods, loc="outside lower center", ncols=min(len(methods), 8), title="method")
-        paths += save_figure(figure, Path(out_dir) / f"per_image_{dataset}", formats)
+    for dataset in dict.fromkeys(results["dataset"]):
+        paths += save_figure(per_image_figure(results, dataset), Path(out_dir) / f"per_image_{dataset}", formats)
     return paths
 
 
@@ -223,36 +236,47 @@ def auto_zoom_box(ir: np.ndarray, vis: np.ndarray, fraction: float = 0.25) -> tu
     return int(top * step), int(left * step), side, side
 
 
-def plot_qualitative(rows: Sequence[QualitativeRow], out_stem: str | os.PathLike, *,
-                     inset_corner: str = "lower right", formats: Sequence[str] = FORMATS) -> list[Path]:
+def _inset_corner(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> str:
+    """The corner farthest from the zoom box, so the enlargement never hides the region it enlarges."""
+    top, left, height, width = box
+    vertical = "upper" if top + height / 2 > shape[0] / 2 else "lower"
+    horizontal = "left" if left + width / 2 > shape[1] / 2 else "right"
+    return f"{vertical} {horizontal}"
+
+
+def qualitative_figure(rows: Sequence[QualitativeRow], inset_corner: str = "auto") -> Figure:
     """The qualitative grid: a row per pair, columns IR, VIS, then each method; zoom box + enlarged inset per image.
 
     Args:
         rows: the pairs to show, with every method's fused image.
-        out_stem: path without extension (``RUN/plots/qualitative``).
-        inset_corner: ``"lower right"`` or ``"lower left"``, ``"upper right"``, ``"upper left"``.
-
-    Returns:
-        The files written.
+        inset_corner: ``"auto"`` (the corner away from the zoom box, per row), or
+            ``"lower right"``, ``"lower left"``, ``"upper right"``, ``"upper left"``.
     """
     if not rows:
-        raise ValueError("plot_qualitative: no pairs to show")
+        raise ValueError("qualitative_figure: no pairs to show")
+    vertical, _, horizontal = inset_corner.partition(" ")
+    if inset_corner != "auto" and (vertical not in ("lower", "upper") or horizontal not in ("left", "right")):
+        raise ValueError(f"inset_corner must be 'auto' or like 'lower right', got {inset_corner!r}")
     methods = list(dict.fromkeys(m for row in rows for m in row.fused))
     columns = ["IR", "VIS", *methods]
-    aspect = max(r.ir.shape[0] / r.ir.shape[1] for r in rows)
-    figure = Figure(figsize=(1.9 * len(columns), 1.9 * aspect * len(rows) + 0.4), layout="constrained")
-    axes = figure.subplots(len(rows), len(columns), squeeze=False)
-    vertical, horizontal = inset_corner.split()
-    x0 = 0.0 if horizontal == "left" else 0.55
-    y0 = 0.0 if vertical == "lower" else 0.55
+    aspects = [r.ir.shape[0] / r.ir.shape[1] for r in rows]  # each row as tall as its images
+    figure = Figure(figsize=(1.9 * len(columns), 1.9 * sum(aspects) + 0.6), layout="constrained")
+    axes = figure.subplots(len(rows), len(columns), squeeze=False, gridspec_kw={"height_ratios": aspects})
     for r, row in enumerate(rows):
         top, left, height, width = row.zoom or auto_zoom_box(row.ir, row.vis)
+        corner = _inset_corner((top, left, height, width), row.ir.shape) if inset_corner == "auto" else inset_corner
+        x0 = 0.0 if corner.endswith("left") else 0.55
+        y0 = 0.0 if corner.startswith("lower") else 0.55
         images = {"IR": row.ir, "VIS": row.vis, **row.fused}
         for c, column in enumerate(columns):
             ax = axes[r, c]
-            image = images.get(column)
             ax.set_xticks([])
             ax.set_yticks([])
+            if r == 0:
+                ax.set_title(column, fontsize=9)
+            if c == 0:
+                ax.set_ylabel(f"{row.dataset} #{row.pair_id}", fontsize=9)
+            image = images.get(column)
             if image is None:
                 ax.text(0.5, 0.5, "missing", ha="center", va="center", transform=ax.transAxes)
                 continue
@@ -267,12 +291,14 @@ def plot_qualitative(rows: Sequence[QualitativeRow], out_stem: str | os.PathLike
             for spine in inset.spines.values():
                 spine.set_edgecolor(ZOOM_COLOR)
                 spine.set_linewidth(1.5)
-            if r == 0:
-                ax.set_title(column, fontsize=9)
-            if c == 0:
-                ax.set_ylabel(f"{row.dataset} #{row.pair_id}", fontsize=9)
-    figure.suptitle("Qualitative comparison (orange box: region enlarged in the corner inset)", fontsize=10)
-    return save_figure(figure, out_stem, formats)
+    figure.suptitle("Qualitative comparison (orange box: the region enlarged in the corner inset)", fontsize=10)
+    return figure
+
+
+def plot_qualitative(rows: Sequence[QualitativeRow], out_stem: str | os.PathLike, *,
+                     inset_corner: str = "auto", formats: Sequence[str] = FORMATS) -> list[Path]:
+    """:func:`qualitative_figure` saved as ``<out_stem>.png`` / ``.pdf``; returns the files."""
+    return save_figure(qualitative_figure(rows, inset_corner), out_stem, formats)
 
 
 def plot_run(run_dir: str | os.PathLike, *, pairs: Mapping[str, Sequence[str]] | None = None,

@@ -138,7 +138,10 @@ class RunLayout:
         from benchmarks.plots import QualitativeRow
 
         markers = self.markers()
-        datasets = list(dict.fromkeys(m["dataset"] for m in markers))
+        run_order = list(read_json(self.provenance).get("pairs", {})) if self.provenance.is_file() else []
+        datasets = list(dict.fromkeys([d for d in run_order if any(m["dataset"] == d for m in markers)]
+                                      + [m["dataset"] for m in markers]))
+        markers.sort(key=lambda m: datasets.index(m["dataset"]))
         if pairs is None:
             pairs = {}
             for marker in markers:
