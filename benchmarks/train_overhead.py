@@ -1,0 +1,136 @@
+"""Lightning's overhead on a DIDFuse training step, against a plain PyTorch loop, in one run.
+
+Both sides train the same DIDFuse (same initial weights) with the same Adam, on
+the same batches of real ``flir_train`` center crops from the same
+``FusionDataModule`` loader. A step is timed from one batch start to the next
+(data loading, forward, loss, backward, optimizer step; CUDA synchronised), the
+first ``--warmup`` steps of each segment are dropped, and the two sides run in
+alternating segments (plain, Lightning, plain, Lightning, ...) so that drifting
+machine load hits both alike. The Lightning side is a ``Trainer`` with
+``enable_progress_bar=False, logger=False, enable_checkpointing=False,
+enable_model_summary=False`` (what a benchmark run does not need); the module
+still calls ``self.log`` for its six loss terms, as in every run.
+
+  python benchmarks/train_overhead.py --data-root ../shared/data
+  python benchmarks/train_overhead.py --data-root ../shared/data --batch-size 24 --crop 128 --device cuda
+
+Prints the median step time of each side and the overhead
+(Lightning / plain - 1); the target is at most 5 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import logging
+import statistics
+import sys
+import time
+import warnings
+
+import lightning as L
+import torch
+
+from datamodules import FusionDataModule
+from lightning_modules.didfuse import DIDFuse
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def plain_steps(model: DIDFuse, optimizer: torch.optim.Optimizer, loader, steps: int, device: torch.device) -> list[float]:
+    """Step times (s) of a hand-written loop: fetch, move, loss, backward, step."""
+    model.train()
+    batches = (batch for _ in itertools.count() for batch in loader)  # re-iterates: real loading every epoch
+    starts = []
+    for _ in range(steps + 1):
+        _sync(device)
+        starts.append(time.perf_counter())
+        batch = next(batches)
+        ir, vis = batch["ir"].to(device), batch["vis"].to(device)
+        loss = model.compute_loss(ir, vis)["loss"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return [b - a for a, b in zip(starts, starts[1:])]
+
+
+class _StepTimer(L.Callback):
+    """Times from one ``on_train_batch_start`` to the next."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.starts = device, []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        _sync(self.device)
+        self.starts.append(time.perf_counter())
+
+    def times(self) -> list[float]:
+        return [b - a for a, b in zip(self.starts, self.starts[1:])]
+
+
+def lightning_steps(model: DIDFuse, datamodule: FusionDataModule, steps: int, device: torch.device,
+                    state: dict | None) -> tuple[list[float], dict]:
+    """Step times (s) through ``Trainer.fit`` (``steps + 1`` batches); returns the optimizer state too."""
+    timer = _StepTimer(device)
+    trainer = L.Trainer(max_steps=steps + 1, accelerator=device.type, devices=1, callbacks=[timer],
+                        enable_progress_bar=False, logger=False, enable_checkpointing=False,
+                        enable_model_summary=False, num_sanity_val_steps=0)
+
+    class _Resume(L.Callback):  # carry Adam's state across segments, as the plain loop does
+        def on_train_start(self, trainer, pl_module) -> None:
+            if state is not None:
+                trainer.optimizers[0].load_state_dict(state)
+
+    trainer.callbacks.append(_Resume())
+    trainer.fit(model, datamodule=datamodule)
+    return timer.times(), trainer.optimizers[0].state_dict()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", default=None, help="data root (default: $IVIF_BENCH_DATA, else the user cache dir)")
+    parser.add_argument("--batch-size", type=int, default=8, help="pairs per batch (paper: 24)")
+    parser.add_argument("--crop", type=int, default=64, help="center-crop size (paper: 128)")
+    parser.add_argument("--steps", type=int, default=12, help="timed steps per segment")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps at the start of each segment")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating (plain, Lightning) segment pairs")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", message=".*(val_dataloader|does not have many workers|LeafSpec).*")
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no GPU / TPU / tip banners per segment
+
+    device = torch.device(args.device)
+    L.seed_everything(0, verbose=False)
+    datamodule = FusionDataModule(train_dataset="flir_train", test_datasets=(), data_root=args.data_root,
+                                  train_mode="center_crop", crop_size=args.crop, batch_size=args.batch_size)
+    datamodule.setup("fit")
+    loader = datamodule.train_dataloader()
+    plain_model = DIDFuse().to(device)
+    lightning_model = DIDFuse()
+    lightning_model.load_state_dict(plain_model.state_dict())
+    optimizer = torch.optim.Adam(plain_model.parameters(), lr=plain_model.hparams.lr)
+
+    plain, lightning, state = [], [], None
+    for _ in range(args.rounds):
+        plain += plain_steps(plain_model, optimizer, loader, args.warmup + args.steps, device)[args.warmup:]
+        times, state = lightning_steps(lightning_model, datamodule, args.warmup + args.steps, device, state)
+        lightning += times[args.warmup:]
+
+    t_plain, t_lightning = statistics.median(plain), statistics.median(lightning)
+    overhead = t_lightning / t_plain - 1
+    print(f"DIDFuse training step, batch {args.batch_size} x {args.crop} x {args.crop} (IR + VIS), device {device}, "
+          f"torch threads {torch.get_num_threads()}; {args.rounds} x {args.steps} timed steps per side")
+    print(f"plain PyTorch loop : median {1000 * t_plain:9.1f} ms/step")
+    print(f"Lightning Trainer  : median {1000 * t_lightning:9.1f} ms/step")
+    print(f"overhead           : {100 * overhead:+.1f} % (target <= 5 %)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
