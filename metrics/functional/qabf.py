@@ -46,9 +46,8 @@ def _preservation(g_src: torch.Tensor, a_src: torch.Tensor, g_f: torch.Tensor, a
     references' quirk, g_F (not 1) where g_S == g_F. Relative orientation
     A = 1 - |a_S - a_F| / (pi / 2).
     """
-    ones = torch.ones_like(g_src)
-    ratio = torch.where(g_src > g_f, g_f / torch.where(g_src > g_f, g_src, ones),
-                        g_src / torch.where(g_src < g_f, g_f, ones))
+    larger = torch.maximum(g_src, g_f)
+    ratio = torch.minimum(g_src, g_f) / torch.where(larger > 0, larger, torch.ones_like(larger))
     strength = torch.where(g_src == g_f, g_f, ratio)
     orientation = 1 - (a_src - a_f).abs() / (math.pi / 2)
     q_g = _TG / (1 + torch.exp(_KG * (strength - _DG)))
