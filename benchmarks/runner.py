@@ -53,6 +53,7 @@ from benchmarks import profiles
 from benchmarks.leaderboard import RESULT_COLUMNS, read_results_file, write_leaderboard
 from benchmarks.provenance import collect, environment, now, read_json, seed_everything, write_json
 from datamodules.io import atomic_write, read_image, save_png, to_tensor
+from metrics.evaluate import evaluate_folder
 
 __all__ = ["RunLayout", "RunOptions", "Plan", "Unit", "choose_datasets", "plan_run", "run"]
 
@@ -248,6 +249,7 @@ class Plan:
     metrics: list[str]
     data_message: str
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)  # dataset label -> registered name or folder
 
     @property
     def several_seeds(self) -> bool:
@@ -409,14 +411,15 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
     limit = options.limit_pairs if options.limit_pairs is not None else profile.limit_pairs
     if limit is not None and limit < 1:
         raise RunError(f"--limit-pairs must be >= 1; got {limit}")
-    pairs = {}
+    pairs, sources = {}, {}
     for dataset in datasets:
         selected = load_pairs(dataset, options.data_root, options.ids)
-        pairs[_dataset_label(dataset)] = selected[:limit] if limit else selected
-    if len(pairs) != len(datasets):
-        raise RunError(f"two test sets share a name: {', '.join(datasets)}")
+        label = _dataset_label(dataset)
+        if label in pairs:
+            raise RunError(f"two test sets are both called {label!r}: {sources[label]} and {dataset}")
+        pairs[label], sources[label] = (selected[:limit] if limit else selected), str(dataset)
 
-    plan = Plan(options, RunLayout(options.out), methods, pairs, metric_names, message, skipped)
+    plan = Plan(options, RunLayout(options.out), methods, pairs, metric_names, message, skipped, sources)
     # trainable methods that will train need their training data now, not after hours of other work
     kept = []
     for method in plan.methods:
@@ -925,8 +928,10 @@ def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint
     fuse_pairs(model, pairs, fused_dir, plan.fusion_device(unit.method, unit.seed), reporter, f"fuse     {unit}")
     fuse_s = time.perf_counter() - clock
     clock = time.perf_counter()
-    rows = evaluate_pairs(pairs, fused_dir, plan.metrics, plan.options.convention, plan.options.metric_device,
-                          reporter, f"evaluate {unit}")
+    rows = evaluate_folder(fused_dir, plan.sources.get(unit.dataset, unit.dataset), plan.options.data_root,
+                           ids=[p.pair_id for p in pairs], metrics=plan.metrics, convention=plan.options.convention,
+                           device=plan.options.metric_device, progress=plan.options.progress)
+    rows["dataset"] = unit.dataset
     eval_s = time.perf_counter() - clock
     rows.insert(0, "method", unit.method)
     rows.insert(1, "seed", unit.seed)
@@ -976,30 +981,6 @@ def fuse_pairs(model, pairs: Sequence, out_dir: Path, device: torch.device, repo
             paths.append(save_png(out_dir / f"{pair.pair_id}.png", fused[0, 0]))
             advance()
     return paths
-
-
-def evaluate_pairs(pairs: Sequence, fused_dir: Path, metric_names: Sequence[str], convention: str = "default",
-                   device: str = "cpu", reporter: _Reporter | None = None, description: str = "evaluate") -> pd.DataFrame:
-    """Every metric of every pair, computed from the fused 8-bit PNG read back and the sources.
-
-    Returns:
-        Rows ``dataset, image, metric, value, convention``, one per (pair, metric).
-    """
-    from datamodules.datasets import read_pair
-    from metrics import get_metric_info
-
-    reporter = reporter or _Reporter(progress=False)
-    infos = [get_metric_info(name, convention) for name in metric_names]
-    rows = []
-    with torch.inference_mode(), reporter.progress(description, len(pairs)) as advance:
-        for pair in pairs:
-            fused = to_tensor(read_image(fused_dir / f"{pair.pair_id}.png", mode="gray_strict")).unsqueeze(0).to(device)
-            ir, vis = (to_tensor(image).unsqueeze(0).to(device) for image in read_pair(pair))
-            for info in infos:
-                value = info.functional(fused, ir, vis, **info.options)
-                rows.append((pair.dataset, pair.pair_id, info.name, float(value.reshape(-1)[0]), convention))
-            advance()
-    return pd.DataFrame(rows, columns=["dataset", "image", "metric", "value", "convention"])
 
 
 def merge_results(layout: RunLayout, datasets: Sequence[str] = ()) -> pd.DataFrame:

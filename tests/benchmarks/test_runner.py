@@ -23,7 +23,7 @@ from benchmarks import profiles
 from benchmarks.cli import main as cli
 from benchmarks.runner import FULL_DATASETS, SAMPLE_DATASETS, RunLayout, choose_datasets
 from datamodules.datasets import load_pairs, read_pair
-from datamodules.io import quantize_8bit, read_image, to_tensor, to_uint8
+from datamodules.io import read_image, to_tensor, to_uint8
 from metrics import get_metric_info
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,10 +62,11 @@ def test_layout_and_exactly_one_row_per_key(reference_run):
 
 def test_values_come_from_the_8bit_png(reference_run):
     pair = load_pairs("sample_tno")[0]
-    ir, vis = (to_tensor(image).unsqueeze(0) for image in read_pair(pair))
+    ir_u8, vis_u8 = read_pair(pair)
     png = read_image(reference_run / "fused" / "max" / "sample_tno" / f"{pair.pair_id}.png", mode="gray_strict")
-    np.testing.assert_array_equal(png, to_uint8(torch.maximum(ir, vis)))
-    fused = quantize_8bit(torch.maximum(ir, vis))
+    np.testing.assert_array_equal(png, to_uint8(torch.maximum(to_tensor(ir_u8), to_tensor(vis_u8))))
+    # the 8-bit levels / 255 in float64: what a metric reference reads from the files
+    fused, ir, vis = (torch.from_numpy(x).double().div(255).view(1, 1, *x.shape) for x in (png, ir_u8, vis_u8))
     results = pd.read_csv(reference_run / "results.csv", dtype={"image": str})
     for metric in METRICS.split(","):
         info = get_metric_info(metric)
