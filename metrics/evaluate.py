@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .registry import MetricInfo, get_metric_info, list_metrics
+from .registry import MetricInfo, get_metric_info, list_conventions, list_metrics
 
 __all__ = ["COLUMNS", "evaluate_folder", "evaluate_tensors", "match_fused_files", "mean_table"]
 
@@ -46,14 +46,28 @@ _LIST_LIMIT = 8  # file names listed in an error message before "..."
 # ---- arguments --------------------------------------------------------------------------------------
 
 def _metric_infos(metrics: str | Iterable[str] | None, convention: str) -> list[MetricInfo]:
-    """Resolve ``"all"`` / ``"EN,MI"`` / a list to registry entries (``KeyError`` naming an unknown one)."""
-    available = list_metrics(convention)  # KeyError for an unknown convention
+    """Resolve ``"all"`` / ``"EN,MI"`` / a list to registry entries (``KeyError`` naming an unknown one).
+
+    ``convention="all"``: the entries of every convention, convention by convention; a named
+    metric is taken from each convention that has it (``KeyError`` if none has it).
+    """
     if metrics is None or metrics == "all":
-        names = available
+        names = None
     elif isinstance(metrics, str):
         names = [name.strip() for name in metrics.split(",") if name.strip()]
     else:
         names = list(metrics)
+    if convention == "all":
+        plans = [get_metric_info(name, each) for each in list_conventions()
+                 for name in (list_metrics(each) if names is None else dict.fromkeys(names))
+                 if name in list_metrics(each)]
+        unknown = [name for name in names or [] if name not in {info.name for info in plans}]
+        if unknown or not plans:
+            raise KeyError(f"no convention has the metric(s) {', '.join(unknown) or metrics!r}; known: "
+                           f"{', '.join(dict.fromkeys(n for c in list_conventions() for n in list_metrics(c)))}")
+        return plans
+    available = list_metrics(convention)  # KeyError for an unknown convention
+    names = available if names is None else names
     if not names:
         raise ValueError(f"no metric selected (metrics={metrics!r}); choose from: {', '.join(available)}")
     return [get_metric_info(name, convention) for name in dict.fromkeys(names)]
@@ -182,8 +196,9 @@ def _check_sizes(pairs, fused: dict[str, Path]) -> None:
                          + "; ".join(mismatched[:_LIST_LIMIT]) + (" ..." if len(mismatched) > _LIST_LIMIT else ""))
 
 
-def evaluate_folder(fused_dir: str | os.PathLike, dataset: str | os.PathLike, data_root: str | os.PathLike | None = None,
-                    pattern: str = "{id}", ids: str | Iterable[str | int] | None = None,
+def evaluate_folder(fused_dir: str | os.PathLike, dataset: str | os.PathLike,
+                    data_root: str | os.PathLike | None = None, pattern: str = "{id}",
+                    ids: str | Iterable[str | int] | None = None,
                     metrics: str | Iterable[str] | None = "all", convention: str = "default",
                     device: str | torch.device = "cpu", progress: bool = True) -> pd.DataFrame:
     """Evaluate a folder of fused images against a dataset's source pairs.
@@ -201,7 +216,8 @@ def evaluate_folder(fused_dir: str | os.PathLike, dataset: str | os.PathLike, da
         pattern: fused file stem with an ``{id}`` field (``"F{id}"`` for the DIDFuse outputs).
         ids: a subset of pair ids (``"1-16,20"`` or a list); ``None`` = all.
         metrics: ``"all"``, ``"EN,MI"`` or a list of names.
-        convention: the metric convention (``"default"``).
+        convention: the metric convention (``"default"``, ``"vifb"``, ``"cddfuse"``, ``"tang"``), or
+            ``"all"``: every convention's metrics, one row per (image, metric, convention).
         device: where the metrics run (``"cpu"``, ``"cuda"``); float64 on CPU, float32 on GPU.
         progress: show a progress bar (stderr).
 
@@ -233,7 +249,7 @@ def evaluate_folder(fused_dir: str | os.PathLike, dataset: str | os.PathLike, da
                 raise ValueError(f"{fused[pair.pair_id]} decodes to {fused_u8.shape[1]}x{fused_u8.shape[0]} but "
                                  f"{pair.ir_path} to {ir_u8.shape[1]}x{ir_u8.shape[0]} (W x H)")
             images = [_from_uint8(x, device) for x in (fused_u8, ir_u8, vis_u8)]
-            frames.append(_rows(*images, infos, [pair.pair_id], label, convention))
+            frames.append(_rows(*images, infos, [pair.pair_id], label))
             advance()
     return _concat(frames)
 
@@ -247,10 +263,11 @@ def _from_uint8(image: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def _as_list(images, name: str) -> list[torch.Tensor]:
-    """A batch N x 1 x H x W -> [batch]; a sequence of images (H x W, 1 x H x W, 1 x 1 x H x W) -> 1 x 1 x H x W each."""
+    """A batch N x 1 x H x W -> [batch]; a sequence of images (H x W, 1 x H x W or 1 x 1 x H x W) -> one each."""
     if isinstance(images, torch.Tensor):
         if images.ndim != 4:
-            raise ValueError(f"{name} must be a batch N x 1 x H x W or a list of images, got shape {tuple(images.shape)}")
+            raise ValueError(f"{name} must be a batch N x 1 x H x W or a list of images, "
+                             f"got shape {tuple(images.shape)}")
         return [images]
     out = []
     for i, image in enumerate(images):
@@ -274,7 +291,7 @@ def evaluate_tensors(fused, ir, vis, *, metrics: str | Iterable[str] | None = "a
             so sizes may differ). Quantise fused images to 8 bits first to match a
             folder evaluation.
         metrics: ``"all"``, ``"EN,MI"`` or a list of names.
-        convention: the metric convention.
+        convention: the metric convention, or ``"all"`` (every convention).
         image_ids: one id per image (default ``"0"``, ``"1"``, ...).
         dataset: the ``dataset`` column.
         device: move the images there first (default: where they are).
@@ -300,7 +317,7 @@ def evaluate_tensors(fused, ir, vis, *, metrics: str | Iterable[str] | None = "a
     for f, a, b in zip(*chunks):
         if target is not None:
             f, a, b = f.to(target), a.to(target), b.to(target)
-        frames.append(_rows(f, a, b, infos, ids[start:start + f.shape[0]], dataset, convention))
+        frames.append(_rows(f, a, b, infos, ids[start:start + f.shape[0]], dataset))
         start += f.shape[0]
     return _concat(frames)
 
@@ -308,7 +325,7 @@ def evaluate_tensors(fused, ir, vis, *, metrics: str | Iterable[str] | None = "a
 # ---- shared -------------------------------------------------------------------------------------------
 
 def _rows(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, infos: list[MetricInfo], ids: list[str],
-          dataset: str, convention: str) -> pd.DataFrame:
+          dataset: str) -> pd.DataFrame:
     """Every metric of ``infos`` on one batch, as long-table rows (image-major). Warnings name the images."""
     values = []
     for info in infos:
@@ -326,7 +343,7 @@ def _rows(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, infos: list[
         "image": np.repeat(ids, len(infos)),
         "metric": [info.name for info in infos] * len(ids),
         "value": table.reshape(-1),
-        "convention": convention,
+        "convention": [info.convention for info in infos] * len(ids),
     }, columns=COLUMNS)
 
 
