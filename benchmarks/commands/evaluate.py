@@ -1,7 +1,8 @@
 """Evaluate a folder of fused images against a dataset's source pairs.
 
   ivif-bench evaluate FUSED_DIR --dataset tno [--pattern 'F{id}'] [--ids 1-16,20]
-                      [--metrics all|EN,MI,...] [--convention default] [--device cpu]
+                      [--metrics all|EN,MI,...] [--convention default|vifb|cddfuse|tang|all]
+                      [--device cpu]
                       [--data-root DIR] [--out results.csv]
 
 Each fused file is named pattern.format(id=PAIR_ID) plus an image extension
@@ -10,7 +11,10 @@ Missing fused files, files named like the pattern that match no pair, and fused
 images whose size differs from their pair stop the command before any work.
 Fused images are evaluated from their 8-bit values. --out writes one CSV row per
 (dataset, image, metric) with columns dataset,image,metric,value,convention;
-the table of means is printed either way.
+the table of means is printed either way. --convention picks the evaluation code
+whose formulas (and quirks) are reproduced (docs/conventions.md); 'all' computes
+every convention's metrics, one row per (image, metric, convention), and prints
+one table per convention.
 
 Example (the DIDFuse paper's Table 4, TNO):
   ivif-bench evaluate ../shared/data/IVIF-DIDFuse/Test_result/TNO_IJCAI \\
@@ -33,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fused file stem of a pair, with an {id} field (default: '{id}'; DIDFuse: 'F{id}')")
     parser.add_argument("--ids", default=None, help="only these pair ids, e.g. 1-16,20")
     parser.add_argument("--metrics", default="all", help="'all' (default) or a comma list, e.g. EN,MI,SSIM")
-    parser.add_argument("--convention", default="default", help="metric convention (default: default)")
+    parser.add_argument("--convention", default="default",
+                        help="metric convention: default, vifb, cddfuse, tang, or all (default: default)")
     parser.add_argument("--device", default="cpu", help="cpu (float64, default) or cuda (float32)")
     parser.add_argument("--out", default=None, help="write the per-image results to this CSV file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -44,27 +49,27 @@ def _format(value: float) -> str:
 
 
 def print_means(results) -> None:
-    """Print the table of means (rows: metrics; columns: datasets) with direction and unit."""
+    """Print the tables of means (rows: metrics; columns: datasets) with direction and unit, one per convention."""
     from rich.console import Console
     from rich.table import Table
 
     from metrics.evaluate import mean_table
     from metrics.registry import get_metric_info
 
-    means = mean_table(results)
-    convention = results["convention"].iloc[0]
-    counts = results.groupby("dataset", sort=False)["image"].nunique()
-    table = Table(title=f"mean over images (convention: {convention})")
-    table.add_column("metric")
-    table.add_column("better", justify="center")
-    for dataset in means.index:
-        table.add_column(f"{dataset} ({counts[dataset]})", justify="right")
-    table.add_column("unit")
-    for metric in means.columns:
-        info = get_metric_info(metric, convention)
-        table.add_row(metric, "higher" if info.higher_is_better else "lower",
-                      *(_format(means.loc[d, metric]) for d in means.index), info.unit)
-    Console().print(table)
+    for convention, part in results.groupby("convention", sort=False):
+        means = mean_table(part)
+        counts = part.groupby("dataset", sort=False)["image"].nunique()
+        table = Table(title=f"mean over images (convention: {convention})")
+        table.add_column("metric")
+        table.add_column("better", justify="center")
+        for dataset in means.index:
+            table.add_column(f"{dataset} ({counts[dataset]})", justify="right")
+        table.add_column("unit")
+        for metric in means.columns:
+            info = get_metric_info(metric, convention)
+            table.add_row(metric, "higher" if info.higher_is_better else "lower",
+                          *(_format(means.loc[d, metric]) for d in means.index), info.unit)
+        Console().print(table)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -283,3 +283,27 @@ def test_directions():
             assert info.higher_is_better == (name not in {"CE", "Qcv", "RMSE", "MSE"}), (name, convention)
             assert info.metric_class.higher_is_better == info.higher_is_better, (name, convention)
             assert info.convention == convention and info.reference
+
+
+# --------------------------------------------------------------------- ivif-bench evaluate --convention all
+
+def test_evaluate_convention_all_gives_one_row_per_metric_and_convention(data_root, tmp_path, capsys):
+    import pandas as pd
+
+    from benchmarks.cli import main as cli
+
+    out = tmp_path / "all.csv"
+    code = cli(["evaluate", str(data_root / "IVIF-DIDFuse" / "Test_result" / "TNO_IJCAI"), "--dataset", "tno",
+                "--pattern", "F{id}", "--ids", "8", "--data-root", str(data_root), "--metrics", "MI,PSNR,CE",
+                "--convention", "all", "--no-progress", "--out", str(out)])
+    assert code == 0
+    rows = pd.read_csv(out, dtype={"image": str})
+    assert sorted(zip(rows.metric, rows.convention)) == sorted(
+        [("MI", c) for c in ("default", "cddfuse", "tang", "vifb")]
+        + [("PSNR", c) for c in ("default", "cddfuse", "tang", "vifb")] + [("CE", "vifb")])
+    mi = rows[rows.metric == "MI"].set_index("convention")["value"]
+    assert mi["cddfuse"] == pytest.approx(mi["default"] * math.log(2), rel=1e-12)
+    printed = capsys.readouterr().out
+    assert all(f"convention: {c}" in printed for c in ("default", "cddfuse", "tang", "vifb"))
+    assert cli(["evaluate", str(out.parent), "--dataset", "tno", "--data-root", str(data_root),
+                "--metrics", "NOPE", "--convention", "all"]) == 2  # a metric no convention has
