@@ -36,7 +36,8 @@ def _entropy_bits(counts: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Entropy in bits of each row of a count table (N x B): -sum p log2 p, 0 log 0 = 0."""
     p = counts.to(dtype)
     p = p / p.sum(dim=1, keepdim=True)
-    return -(p * torch.log2(torch.where(p > 0, p, torch.ones_like(p)))).sum(dim=1)
+    bits = -(p * torch.log2(torch.where(p > 0, p, torch.ones_like(p)))).sum(dim=1)
+    return bits + 0.0  # a one-level histogram gives -0.0; report 0.0
 
 
 def entropy(fused: torch.Tensor, ir: torch.Tensor | None = None, vis: torch.Tensor | None = None) -> torch.Tensor:
