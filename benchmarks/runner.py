@@ -189,7 +189,8 @@ class RunOptions:
         ids: pair ids of each test set (``"1-8,12"``), default all (or the profile's limit).
         limit_pairs: evaluate only the first N pairs of each test set (default: the profile's).
         checkpoints: ``{method: checkpoint path}`` to reuse instead of training.
-        metrics: metric names, default every metric of ``convention``.
+        metrics: metric names, or ``["all"]``; default the profile's (smoke / quick:
+            DIDFuse Table 4's six, paper: all of ``convention``).
         train_dataset: train every trainable method on this dataset instead of its config's.
         wandb: ``auto``, ``online``, ``offline`` or ``disabled``.
         name: the benchmark's name (W&B group); default the run dir's name.
@@ -384,7 +385,11 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
     # metrics
     from metrics import get_metric_info, list_metrics
 
-    metric_names = list(options.metrics) if options.metrics else list_metrics(options.convention)
+    if options.metrics in (None, ["all"], ("all",), "all"):
+        metric_names = list(list_metrics(options.convention) if options.metrics or profile.metrics is None
+                            else [m for m in profile.metrics if m in list_metrics(options.convention)])
+    else:
+        metric_names = list(dict.fromkeys(options.metrics))
     for name in metric_names:
         get_metric_info(name, options.convention)  # KeyError names the known ones
     if not metric_names:

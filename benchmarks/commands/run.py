@@ -39,7 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--ids", default=None, help="only these pair ids of each test set, e.g. '1-8,12'")
     what.add_argument("--limit-pairs", type=int, default=None,
                       help="only the first N pairs of each test set (default: the profile's: smoke 2, else all)")
-    what.add_argument("--metrics", default=None, help="comma-separated metrics (default: every metric of the convention)")
+    what.add_argument("--metrics", default=None,
+                      help="comma-separated metrics, or 'all' (default: the profile's: smoke and quick evaluate "
+                           "DIDFuse Table 4's six, EN,MI,SD,SF,VIF,AG, to fit a CPU; paper evaluates all)")
     what.add_argument("--convention", default="default", help="metric convention (default: default)")
     what.add_argument("--ckpt", action="append", default=[], metavar="METHOD=PATH",
                       help="use this checkpoint for METHOD instead of training (repeatable)")
