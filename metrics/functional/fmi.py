@@ -42,7 +42,7 @@ import torch
 
 from ._checks import check_inputs, compute_dtype
 
-__all__ = ["dct2", "dwt2_dmey", "feature_mutual_information", "fmi_dct", "fmi_pixel", "fmi_wavelet"]
+__all__ = ["dct2", "dwt2_dmey", "feature_mutual_information", "fmi_dct", "fmi_map", "fmi_pixel", "fmi_wavelet"]
 
 _FEATURES = ("none", "dct", "wavelet")
 
@@ -120,107 +120,104 @@ def _features(image: torch.Tensor, feature: str) -> torch.Tensor:
 
 
 def _windows(image: torch.Tensor, size: int) -> torch.Tensor:
-    """All size x size 'valid' windows of N x 1 x H x W as N x L x size^2, each in MATLAB column-major order."""
+    """All size x size 'valid' windows of N x 1 x H x W as size^2 x (N L): bins first, in MATLAB's column-major
+    order within a window, so that every bin is one contiguous row."""
     patches = image[:, 0].unfold(1, size, 1).unfold(2, size, 1)  # N x H' x W' x size(rows) x size(cols)
-    return patches.transpose(-1, -2).reshape(image.shape[0], -1, size * size)
+    return patches.permute(4, 3, 0, 1, 2).reshape(size * size, -1)
 
 
 def _sequential_sum(x: torch.Tensor) -> torch.Tensor:
-    """Sum over the last dim strictly left to right (MATLAB's order for these short vectors)."""
-    total = x[..., 0]
-    for k in range(1, x.shape[-1]):
-        total = total + x[..., k]
+    """Sum over the first dim strictly in order (MATLAB's order for these short vectors)."""
+    total = x[0]
+    for k in range(1, x.shape[0]):
+        total = total + x[k]
     return total
 
 
 def _normalise(window: torch.Tensor) -> torch.Tensor:
-    """Min-max a window (last dim) to [0, 1]; a constant window becomes all ones."""
-    low = window.amin(dim=-1, keepdim=True)
-    high = window.amax(dim=-1, keepdim=True)
+    """Min-max each window (bins x M) to [0, 1]; a constant window becomes all ones."""
+    low, high = window.amin(dim=0), window.amax(dim=0)
     flat = high == low
-    return torch.where(flat, torch.ones_like(window), (window - low) / torch.where(flat, 1, high - low))
+    return torch.where(flat, 1.0, (window - low) / torch.where(flat, 1.0, high - low))
 
 
 def _pdf(normalised: torch.Tensor, size: int) -> torch.Tensor:
     """Window / sum(sum(window)): MATLAB sums each column top-down, then the column sums left to right."""
-    columns = normalised.unflatten(-1, (size, size))  # ... x column x row
-    total = _sequential_sum(_sequential_sum(columns))
-    return normalised / total.unsqueeze(-1)
+    columns = [_sequential_sum(normalised[c * size:(c + 1) * size]) for c in range(size)]
+    return normalised / _sequential_sum(torch.stack(columns))
 
 
 def _cumsum(pdf: torch.Tensor) -> torch.Tensor:
-    out = [pdf[..., 0]]
-    for k in range(1, pdf.shape[-1]):
-        out.append(pdf[..., k] + out[-1])
-    return torch.stack(out, dim=-1)
+    out = [pdf[0]]
+    for k in range(1, pdf.shape[0]):
+        out.append(pdf[k] + out[-1])
+    return torch.stack(out)
 
 
-def _entropy_terms(p: torch.Tensor) -> torch.Tensor:
-    """-p log2|p| with 0 where p == 0 (MATLAB ``real(-p .* log2(p))``, skipped at 0)."""
-    nonzero = p != 0
-    safe = torch.where(nonzero, p.abs(), torch.ones_like(p))
-    return torch.where(nonzero, -p * torch.log2(safe), torch.zeros_like(p))
+def _neg_xlog2x(p: torch.Tensor) -> torch.Tensor:
+    """-p log2|p|, 0 where p == 0 (MATLAB's ``real(-p .* log2(p))``; p < 0 only where the Nelsen weight exceeds 1)."""
+    # p * log2(max(|p|, tiny)) is 0 at p = 0 and vectorises (xlogy does not, on CPU float64).
+    tiny = torch.finfo(p.dtype).tiny
+    return -p * torch.log2(p.abs().clamp_min_(tiny))
 
 
 def _fmi_pair(x: torch.Tensor, f: torch.Tensor, size: int) -> torch.Tensor:
-    """FMI of source windows ``x`` and fused windows ``f`` (both M x size^2, already normalised): Tensor[M]."""
+    """FMI of source windows ``x`` and fused windows ``f`` (both bins x M, already normalised): Tensor[M]."""
     bins = size * size
     x_pdf, f_pdf = _pdf(x, size), _pdf(f, size)
     x_cdf, f_cdf = _cumsum(x_pdf), _cumsum(f_pdf)
 
     # Pearson correlation of the two pdfs, with MATLAB's left-to-right sums.
-    x_dev = x_pdf - (_sequential_sum(x_pdf) / bins).unsqueeze(-1)
-    f_dev = f_pdf - (_sequential_sum(f_pdf) / bins).unsqueeze(-1)
+    x_dev = x_pdf - _sequential_sum(x_pdf) / bins
+    f_dev = f_pdf - _sequential_sum(f_pdf) / bins
     cross = _sequential_sum(x_dev * f_dev)
-    corr = torch.where(cross == 0, torch.zeros_like(cross),
+    corr = torch.where(cross == 0, 0.0,
                        cross / torch.sqrt(_sequential_sum(x_dev * x_dev) * _sequential_sum(f_dev * f_dev)))
 
     # Population standard deviations of the bin index under each pdf.
-    index = torch.arange(1, bins + 1, dtype=x.dtype, device=x.device)
+    index = torch.arange(1, bins + 1, dtype=x.dtype, device=x.device).unsqueeze(1)
     x_sd = torch.sqrt(_sequential_sum(index**2 * x_pdf) - _sequential_sum(index * x_pdf) ** 2)
     f_sd = torch.sqrt(_sequential_sum(index**2 * f_pdf) - _sequential_sum(index * f_pdf) ** 2)
 
-    # Frechet bound covariances: sum_ij C(F_i, X_j) - F_i X_j, C = min (upper) or max(. + . - 1, 0) (lower).
+    # Frechet bound covariances sum_ij C(F_i, X_j) - F_i X_j with C(u, v) = min(u, v) (upper bound) or
+    # max(u + v - 1, 0) = u - min(u, 1 - v) (lower bound): one sum of bins^2 minima either way.
     upper = corr >= 0
-    outer = f_cdf.unsqueeze(-1) * x_cdf.unsqueeze(-2)  # M x i (fused) x j (source)
-    bound = torch.where(upper.view(-1, 1, 1),
-                        torch.minimum(f_cdf.unsqueeze(-1), x_cdf.unsqueeze(-2)),
-                        (f_cdf.unsqueeze(-1) + x_cdf.unsqueeze(-2) - 1).clamp_min(0))
-    cov_bound = (bound - outer).sum(dim=(-2, -1))
+    minima = torch.minimum(f_cdf.unsqueeze(1), torch.where(upper, x_cdf, 1 - x_cdf).unsqueeze(0)).sum(dim=(0, 1))
+    f_total, x_total = f_cdf.sum(dim=0), x_cdf.sum(dim=0)
+    cov_bound = torch.where(upper, minima, bins * f_total - minima) - f_total * x_total
     degenerate = (x_sd == 0) | (f_sd == 0) | (corr == 0)
-    weight = torch.where(degenerate, torch.zeros_like(corr), corr / torch.where(degenerate, 1, cov_bound / (f_sd * x_sd)))
+    weight = torch.where(degenerate, 0.0, corr / torch.where(degenerate, 1.0, cov_bound / (f_sd * x_sd)))
 
     # Joint pdf: weight * (bound copula mass of cell i, j) + (1 - weight) f_i x_j. The upper bound's mass in a
     # cell is the overlap of [F_(i-1), F_i] with [X_(j-1), X_j]; the lower bound's, with [1 - X_j, 1 - X_(j-1)].
-    zero = torch.zeros_like(x_cdf[..., :1])
-    x_prev = torch.cat([zero, x_cdf[..., :-1]], dim=-1)
-    f_prev = torch.cat([zero, f_cdf[..., :-1]], dim=-1)
-    up = upper.unsqueeze(-1)
-    x_low = torch.where(up, x_prev, 1 - x_cdf)
-    x_high = torch.where(up, x_cdf, 1 - x_prev)
-    mass = (torch.minimum(f_cdf.unsqueeze(-1), x_high.unsqueeze(-2))
-            - torch.maximum(f_prev.unsqueeze(-1), x_low.unsqueeze(-2))).clamp_min(0)
-    w = weight.view(-1, 1, 1)
-    joint = w * mass + ((1 - weight).unsqueeze(-1) * f_pdf).unsqueeze(-1) * x_pdf.unsqueeze(-2)
-    joint_entropy = _entropy_terms(joint).sum(dim=(-2, -1))
+    zero = torch.zeros_like(x_cdf[:1])
+    x_prev = torch.cat([zero, x_cdf[:-1]])
+    f_prev = torch.cat([zero, f_cdf[:-1]])
+    x_low = torch.where(upper, x_prev, 1 - x_cdf)
+    x_high = torch.where(upper, x_cdf, 1 - x_prev)
+    joint = torch.minimum(f_cdf.unsqueeze(1), x_high.unsqueeze(0))
+    joint.sub_(torch.maximum(f_prev.unsqueeze(1), x_low.unsqueeze(0))).clamp_min_(0).mul_(weight)
+    joint.addcmul_(((1 - weight) * f_pdf).unsqueeze(1), x_pdf.unsqueeze(0))
+    # -sum p log2|p| (0 log 0 = 0). p >= 0 unless the weight leaves [0, 1]: then |p|, as MATLAB's real part.
+    logs = joint.abs() if ((weight < 0) | (weight > 1)).any() else joint.clone()
+    logs.clamp_min_(torch.finfo(joint.dtype).tiny).log2_().mul_(joint)
+    joint_entropy = -logs.sum(dim=(0, 1))
 
-    x_entropy = _entropy_terms(x_pdf).sum(dim=-1)
-    f_entropy = _entropy_terms(f_pdf).sum(dim=-1)
+    x_entropy = _neg_xlog2x(x_pdf).sum(dim=0)
+    f_entropy = _neg_xlog2x(f_pdf).sum(dim=0)
     mutual = x_entropy + f_entropy - joint_entropy
-    return torch.where(mutual == 0, torch.zeros_like(mutual),
-                       2 * mutual / torch.where(mutual == 0, 1, x_entropy + f_entropy))
+    return torch.where(mutual == 0, 0.0, 2 * mutual / torch.where(mutual == 0, 1.0, x_entropy + f_entropy))
 
 
 def _fmi_windows(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor, size: int) -> torch.Tensor:
-    """(FMI(A, F) + FMI(B, F)) / 2 per window; a, b, f are M x size^2 raw feature windows."""
-    a_equal = (a == f).all(dim=-1)
+    """(FMI(A, F) + FMI(B, F)) / 2 per window; a, b, f are bins x M raw feature windows."""
+    a_equal = (a == f).all(dim=0)
     f_normalised = _normalise(f)
-    fmi_af = torch.where(a_equal, torch.ones_like(a[:, 0]), _fmi_pair(_normalise(a), f_normalised, size))
+    fmi_af = torch.where(a_equal, 1.0, _fmi_pair(_normalise(a), f_normalised, size))
     # fmi.m quirk: the B branch compares with the fused window as the A branch left it (normalised unless
     # A's window equalled it); normalising it again changes nothing (min-max is idempotent).
-    f_seen = torch.where(a_equal.unsqueeze(-1), f, f_normalised)
-    b_equal = (b == f_seen).all(dim=-1)
-    fmi_bf = torch.where(b_equal, torch.ones_like(b[:, 0]), _fmi_pair(_normalise(b), f_normalised, size))
+    b_equal = (b == torch.where(a_equal, f, f_normalised)).all(dim=0)
+    fmi_bf = torch.where(b_equal, 1.0, _fmi_pair(_normalise(b), f_normalised, size))
     return (fmi_af + fmi_bf) / 2
 
 
@@ -232,8 +229,8 @@ def feature_mutual_information(fused: torch.Tensor, ir: torch.Tensor, vis: torch
         fused, ir, vis: N x 1 x H x W float tensors in [0, 1]; evaluated on the gray levels round(255 x).
         feature: ``"none"`` (pixels), ``"dct"`` or ``"wavelet"`` (see the module docstring for the deviation).
         window_size: odd sliding-window size w (3).
-        chunk_size: windows processed together (memory ~ 100 * chunk_size * 8 bytes per tensor; no effect on
-            the result).
+        chunk_size: windows processed together (memory ~ 100 * chunk_size * 8 bytes per tensor); changes
+            the result by float rounding only.
 
     Returns:
         Tensor[N]; NaN with a warning when the feature image is smaller than the window.
@@ -250,12 +247,24 @@ def feature_mutual_information(fused: torch.Tensor, ir: torch.Tensor, vis: torch
         warnings.warn(f"FMI: a {a.shape[-2]} x {a.shape[-1]} feature image is smaller than the {window_size} x "
                       f"{window_size} window; returning NaN", stacklevel=2)
         return torch.full((fused.shape[0],), math.nan, dtype=dtype, device=fused.device)
-    wa, wb, wf = (_windows(t, window_size) for t in (a, b, f))
-    n, count = wa.shape[:2]
-    wa, wb, wf = (t.reshape(n * count, -1) for t in (wa, wb, wf))
-    values = torch.cat([_fmi_windows(wa[i:i + chunk_size], wb[i:i + chunk_size], wf[i:i + chunk_size], window_size)
-                        for i in range(0, n * count, chunk_size)])
-    return values.view(n, count).mean(dim=1)
+    return fmi_map(a, b, f, window_size=window_size, chunk_size=chunk_size).flatten(1).mean(dim=1)
+
+
+def fmi_map(ir_features: torch.Tensor, vis_features: torch.Tensor, fused_features: torch.Tensor, *,
+            window_size: int = 3, chunk_size: int = 8192) -> torch.Tensor:
+    """Per-window (FMI(A, F) + FMI(B, F)) / 2 of feature images (``fmi.m``'s ``fmi_map``).
+
+    Args:
+        ir_features, vis_features, fused_features: N x 1 x H x W feature images (any real values).
+
+    Returns:
+        N x (H - w + 1) x (W - w + 1).
+    """
+    n, height, width = fused_features.shape[0], fused_features.shape[-2], fused_features.shape[-1]
+    wa, wb, wf = (_windows(t, window_size) for t in (ir_features, vis_features, fused_features))
+    values = torch.cat([_fmi_windows(wa[:, i:i + chunk_size], wb[:, i:i + chunk_size], wf[:, i:i + chunk_size],
+                                     window_size) for i in range(0, wa.shape[1], chunk_size)])
+    return values.view(n, height - window_size + 1, width - window_size + 1)
 
 
 def fmi_pixel(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, **options) -> torch.Tensor:

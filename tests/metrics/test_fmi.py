@@ -13,7 +13,8 @@ import torch
 
 import metrics
 from datamodules.io import read_image, to_tensor
-from metrics.functional.fmi import dct2, dwt2_dmey, feature_mutual_information, fmi_dct, fmi_pixel, fmi_wavelet
+from metrics.functional.fmi import (dct2, dwt2_dmey, feature_mutual_information, fmi_dct, fmi_map, fmi_pixel,
+                                    fmi_wavelet)
 
 TNO = "IVIF-DIDFuse/Datasets/Test_data_TNO"
 FUSED = "IVIF-DIDFuse/Test_result/TNO_IJCAI"
@@ -109,28 +110,33 @@ def _ref_fmi_pair(x_sub, f_sub, size):
     return 0.0 if mi == 0 else 2 * mi / (x_ent + f_ent)
 
 
+def reference_window(a_feat, b_feat, f_feat, p: int, q: int, size: int = 3) -> float:
+    """fmi.m's loop body for the window centred at (p, q) (0-based)."""
+    half = size // 2
+
+    def window(img):
+        return [float(v) for v in img[p - half:p + half + 1, q - half:q + half + 1].T.reshape(-1)]
+
+    a_sub, b_sub, f_sub = window(a_feat), window(b_feat), window(f_feat)
+    if a_sub == f_sub:
+        fmi_af = 1.0
+    else:
+        a_sub, f_sub = _ref_normalise(a_sub), _ref_normalise(f_sub)
+        fmi_af = _ref_fmi_pair(a_sub, f_sub, size)
+    if b_sub == f_sub:  # f_sub as the A branch left it
+        fmi_bf = 1.0
+    else:
+        b_sub, f_sub = _ref_normalise(b_sub), _ref_normalise(f_sub)
+        fmi_bf = _ref_fmi_pair(b_sub, f_sub, size)
+    return (fmi_af + fmi_bf) / 2
+
+
 def reference_fmi(a_feat: np.ndarray, b_feat: np.ndarray, f_feat: np.ndarray, size: int = 3) -> float:
+    """nfmi = mean2(fmi_map) over every window."""
     half = size // 2
     rows, cols = a_feat.shape
-    values = []
-    for p in range(half, rows - half):
-        for q in range(half, cols - half):
-            def window(img):
-                return [float(v) for v in img[p - half:p + half + 1, q - half:q + half + 1].T.reshape(-1)]
-
-            a_sub, b_sub, f_sub = window(a_feat), window(b_feat), window(f_feat)
-            if a_sub == f_sub:
-                fmi_af = 1.0
-            else:
-                a_sub, f_sub = _ref_normalise(a_sub), _ref_normalise(f_sub)
-                fmi_af = _ref_fmi_pair(a_sub, f_sub, size)
-            if b_sub == f_sub:  # f_sub as the A branch left it
-                fmi_bf = 1.0
-            else:
-                b_sub, f_sub = _ref_normalise(b_sub), _ref_normalise(f_sub)
-                fmi_bf = _ref_fmi_pair(b_sub, f_sub, size)
-            values.append((fmi_af + fmi_bf) / 2)
-    return float(np.mean(values))
+    return float(np.mean([reference_window(a_feat, b_feat, f_feat, p, q, size)
+                          for p in range(half, rows - half) for q in range(half, cols - half)]))
 
 
 def _rerange(x: np.ndarray) -> np.ndarray:
@@ -153,14 +159,26 @@ def _tensor(image: np.ndarray) -> torch.Tensor:
 
 # ---- tests ----
 
-@pytest.mark.parametrize("feature, crop", [("none", (200, 300, 40, 40)), ("dct", (120, 200, 24, 24)),
-                                           ("wavelet", (250, 100, 6, 6))])
+@pytest.mark.parametrize("feature, crop", [("none", (200, 300, 40, 40)), ("dct", (120, 200, 24, 24))])
 def test_fmi_matches_literal_port(data_root, feature, crop):
     ir, vis, fused = _load(data_root, 1, crop)
     expected = reference_fmi(*(_np_features(im, feature) for im in (ir, vis, fused)))
     got = feature_mutual_information(_tensor(fused), _tensor(ir), _tensor(vis), feature=feature)
     assert got.dtype == torch.float64
     assert abs(got.item() - expected) < 1e-10
+
+
+def test_fmi_wavelet_windows_match_literal_port(data_root):
+    """FMI_w's feature image is >= 62 x 62 whatever the input: check 300 of its windows, and the mean."""
+    ir, vis, fused = _load(data_root, 1, (250, 100, 8, 8))
+    features = [_np_features(im, "wavelet") for im in (ir, vis, fused)]
+    got_map = fmi_map(*(torch.from_numpy(x)[None, None] for x in features))[0]
+    assert got_map.shape == (features[0].shape[0] - 2, features[0].shape[1] - 2)
+    rng = np.random.default_rng(0)
+    for p, q in zip(rng.integers(1, features[0].shape[0] - 1, 300), rng.integers(1, features[0].shape[1] - 1, 300)):
+        assert abs(got_map[p - 1, q - 1].item() - reference_window(*features, p, q)) < 1e-10
+    value = fmi_wavelet(_tensor(fused), _tensor(ir), _tensor(vis)).item()
+    assert value == pytest.approx(got_map.mean().item(), abs=1e-12)
 
 
 def test_fmi_pixel_quirks_on_flat_and_copied_regions(data_root):
@@ -191,7 +209,7 @@ def test_dct_and_wavelet_features_match_scipy_and_pywt(data_root):
 
 
 def test_fmi_properties_and_batches(data_root):
-    images = [_load(data_root, k, (100, 100, 32, 32)) for k in (1, 2)]
+    images = [_load(data_root, k, (100, 100, 24, 24)) for k in (1, 2)]
     ir = torch.cat([_tensor(im[0]) for im in images])
     vis = torch.cat([_tensor(im[1]) for im in images])
     fused = torch.cat([_tensor(im[2]) for im in images])
@@ -200,10 +218,10 @@ def test_fmi_properties_and_batches(data_root):
         single = torch.cat([fn(fused[i:i + 1], ir[i:i + 1], vis[i:i + 1]) for i in range(2)])
         assert torch.allclose(batch, single, rtol=0, atol=1e-12)  # batch composition does not matter
         assert ((batch > 0) & (batch <= 1)).all()
-        # symmetric in the sources up to the B-branch quirk, exactly 1 when everything is the same image
-        assert torch.allclose(fn(ir, ir, ir), torch.ones(2, dtype=torch.float64))
-    # chunking changes nothing
-    assert torch.equal(fmi_pixel(fused, ir, vis, chunk_size=97), fmi_pixel(fused, ir, vis))
+    # every window equal: 1 exactly
+    assert torch.equal(fmi_pixel(ir, ir, ir), torch.ones(2, dtype=torch.float64))
+    # chunking changes float rounding only
+    assert torch.allclose(fmi_pixel(fused, ir, vis, chunk_size=97), fmi_pixel(fused, ir, vis), rtol=0, atol=1e-13)
 
 
 def test_fmi_registered_and_bad_input(data_root):
