@@ -32,8 +32,8 @@ import pandas as pd
 
 from datamodules.io import atomic_write
 
-__all__ = ["RESULT_COLUMNS", "SUMMARY_COLUMNS", "read_results", "rank", "summarize", "to_latex", "to_markdown",
-           "write_leaderboard"]
+__all__ = ["RESULT_COLUMNS", "SUMMARY_COLUMNS", "per_image_table", "read_results", "rank", "summarize", "to_latex",
+           "to_markdown", "write_leaderboard"]
 
 #: columns of every per-image results file (one row per method, seed, dataset, image, metric)
 RESULT_COLUMNS = ["method", "seed", "dataset", "image", "metric", "value", "convention"]
@@ -149,6 +149,43 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     summary = summary.assign(_d=summary["dataset"].map(datasets.index), _m=summary["metric"].map(metric_rank),
                              _o=summary["method"].map(order))
     return summary.sort_values(["_d", "convention", "_m", "_o"]).drop(columns=["_d", "_m", "_o"]).reset_index(drop=True)
+
+
+def per_image_table(results: pd.DataFrame, dataset: str, sort_by: str | None = None,
+                    convention: str = "default") -> pd.DataFrame:
+    """One test set's per-image values: a row per (method, seed, image), a column per metric.
+
+    Args:
+        results: per-image rows (:func:`read_results`).
+        dataset: the test set to show.
+        sort_by: a metric: rows best first in that metric's direction (NaN last);
+            default: methods in leaderboard order, then seeds, then images by id.
+        convention: the metric convention whose values are shown.
+
+    Raises:
+        ValueError: no rows for ``dataset`` / ``convention``, or ``sort_by`` not among their metrics.
+    """
+    block = results[(results["dataset"] == dataset) & (results["convention"] == convention)]
+    if block.empty:
+        known = sorted(set(results["dataset"]))
+        raise ValueError(f"no results for dataset {dataset!r} (convention {convention!r}); the results have "
+                         f"{', '.join(known)}")
+    table = block.pivot_table(index=["method", "seed", "image"], columns="metric", values="value",
+                              aggfunc="first", dropna=False, sort=False)
+    table = table[metric_order(table.columns, convention)]
+    table.columns.name = None
+    if sort_by is None:
+        methods = method_order(block["method"])
+        return table.loc[sorted(table.index, key=lambda row: (methods.index(row[0]), int(row[1]), _natural(row[2])))]
+    if sort_by not in table.columns:
+        raise ValueError(f"sort_by={sort_by!r}: not a metric of these results ({', '.join(table.columns)})")
+    higher, _, _ = _metric_facts(sort_by, convention)
+    return table.sort_values(sort_by, ascending=not higher, na_position="last", kind="stable")
+
+
+def _natural(pair_id: str) -> tuple:
+    """Sort key of a pair id: numeric ids in numeric order, before any other id."""
+    return (0, int(pair_id), "") if str(pair_id).isdigit() else (1, 0, str(pair_id))
 
 
 def _stats(frame: pd.DataFrame, group: list[str]) -> pd.DataFrame:

@@ -64,8 +64,9 @@ from benchmarks.provenance import now, read_json, write_json
 from datamodules.io import atomic_write
 
 __all__ = ["EXECUTORS", "FIGURE5_METRICS", "StudyError", "StudyOptions", "StudyPlan", "competitor_means",
-           "merge_studies", "parse_shard", "per_run_means", "plan_study", "plot_figure5", "report_study",
-           "run_study", "shard_seeds", "study_report", "study_seeds", "to_markdown", "write_report"]
+           "figure5_figure", "histogram_figure", "merge_studies", "parse_shard", "per_run_means", "plan_study",
+           "plot_figure5", "read_study", "report_study", "run_study", "shard_seeds", "study_report", "study_seeds",
+           "to_markdown", "write_report"]
 
 #: the six metrics of DIDFuse's Figure 5 (and Table 4), the study's default
 FIGURE5_METRICS = ("EN", "MI", "SD", "SF", "VIF", "AG")
@@ -766,16 +767,24 @@ def to_markdown(report: pd.DataFrame, method: str, seeds: Sequence[int], title: 
 
 def plot_figure5(per_run: pd.DataFrame, report: pd.DataFrame, method: str, out_stem: str | os.PathLike,
                  formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
-    """Figure 5 of DIDFuse: a row per dataset, a column per metric.
+    """:func:`figure5_figure` saved as ``<out_stem>.png`` / ``.pdf``; returns the files written."""
+    from benchmarks.plots import save_figure
+
+    return save_figure(figure5_figure(per_run, report, method), out_stem, formats)
+
+
+def figure5_figure(per_run: pd.DataFrame, report: pd.DataFrame, method: str):
+    """Figure 5 of DIDFuse: a row per dataset, a column per metric (a ``matplotlib.figure.Figure``).
 
     Black solid line: the method's mean over images in each run (x: run
     number, seed order); red dashed: the best competitor; blue dotted: the
-    second best. Returns the files written (``<out_stem>.png``, ``.pdf``).
+    second best.
+
+    Args:
+        per_run: :func:`per_run_means` rows. report: :func:`study_report` rows.
     """
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
-
-    from benchmarks.plots import save_figure
 
     datasets = list(dict.fromkeys(per_run["dataset"]))
     columns = list(dict.fromkeys(zip(per_run["metric"], per_run["convention"])))
@@ -824,7 +833,95 @@ def plot_figure5(per_run: pd.DataFrame, report: pd.DataFrame, method: str, out_s
     figure.legend(handles=handles, loc="lower center", ncols=3, fontsize=8, frameon=False)
     runs = int(per_run["run"].max())
     figure.suptitle(f"Reproducibility of {method}: {runs} training runs (DIDFuse Fig. 5 layout)", fontsize=10)
-    return save_figure(figure, out_stem, formats)
+    return figure
+
+
+def histogram_figure(per_run: pd.DataFrame, method: str):
+    """The spread over runs: a row per dataset, a column per metric, a histogram of the runs' means over images.
+
+    Grey band: mean ± std over runs (ddof 1); black line: the mean. NaN runs
+    are left out and counted in the panel's title. The competitors are left
+    out (they would squeeze the spread into one bar; :func:`figure5_figure` shows them).
+
+    Args:
+        per_run: :func:`per_run_means` rows.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    datasets = list(dict.fromkeys(per_run["dataset"]))
+    columns = list(dict.fromkeys(zip(per_run["metric"], per_run["convention"])))
+    width, height = 2.3 * len(columns) + 0.7, 1.8 * len(datasets) + 1.0
+    figure = Figure(figsize=(width, height))
+    axes = figure.subplots(len(datasets), len(columns), squeeze=False)
+    figure.subplots_adjust(left=0.75 / width, right=1 - 0.1 / width, bottom=0.75 / height, top=1 - 0.5 / height,
+                           wspace=0.42, hspace=0.45)
+    for r, dataset in enumerate(datasets):
+        for c, (metric, convention) in enumerate(columns):
+            ax = axes[r, c]
+            values = per_run.loc[(per_run["dataset"] == dataset) & (per_run["metric"] == metric)
+                                 & (per_run["convention"] == convention), "value"].to_numpy(dtype=float)
+            finite = values[np.isfinite(values)]
+            higher, _ = _metric_facts(metric, convention)
+            name = metric if convention == "default" else f"{metric} ({convention})"
+            dropped = f", {len(values) - len(finite)} NaN" if len(finite) < len(values) else ""
+            ax.set_title(f"{dataset}: {name} {'↑' if higher else '↓'}{dropped}", fontsize=8)
+            if not len(finite):
+                ax.text(0.5, 0.5, "no finite value", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+                continue
+            mean = float(finite.mean())
+            std = float(finite.std(ddof=1)) if len(finite) > 1 else 0.0
+            ax.axvspan(mean - std, mean + std, color="0.85", zorder=0)
+            ax.hist(finite, bins="auto", color="0.45", edgecolor="black", linewidth=0.5, zorder=2)
+            ax.axvline(mean, color="black", linewidth=1.2, zorder=3)
+            if c == 0:
+                ax.set_ylabel("runs", fontsize=8)
+            if r == len(datasets) - 1:
+                ax.set_xlabel("mean over images", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.yaxis.get_major_locator().set_params(integer=True)
+    handles = [Patch(facecolor="0.45", edgecolor="black", label=f"{method} (runs)"),
+               Line2D([], [], color="black", label="mean over runs"), Patch(facecolor="0.85", label="± std over runs")]
+    figure.legend(handles=handles, loc="lower center", ncols=3, fontsize=8, frameon=False)
+    runs = int(per_run["run"].max())
+    figure.suptitle(f"Reproducibility of {method}: each metric over {runs} training runs", fontsize=10)
+    return figure
+
+
+def read_study(study_dir: str | os.PathLike, competitors: str | os.PathLike | None = None) -> dict[str, Any]:
+    """What a finished study dir holds, as tables: for notebooks and scripts.
+
+    Args:
+        study_dir: a dir written by ``ivif-bench repro`` (or ``repro-merge``).
+        competitors: a run dir of ``ivif-bench run`` to rank the runs against
+            instead of the competitors the study was reported with.
+
+    Returns:
+        ``{"study": study.json, "method": str, "seeds": [int], "results": per-image rows,
+        "runs": per_run_means rows, "report": study_report rows}``.
+
+    Raises:
+        StudyError: not a study dir, or a study without its report (a shard, or unfinished).
+    """
+    root = Path(study_dir).expanduser()
+    if not (root / STUDY_FILE).is_file():
+        raise StudyError(f"{root}: no {STUDY_FILE}; not an ivif-bench repro dir (ivif-bench repro --out DIR)")
+    record = read_json(root / STUDY_FILE)
+    method, seeds = record["method"], [int(s) for s in record["seeds"]]
+    if not (root / "repro_report.csv").is_file():
+        raise StudyError(f"{root}: no repro_report.csv; an unfinished study or a shard (finish it with the same "
+                         "ivif-bench repro command, or join the shards with ivif-bench repro-merge)")
+    results = read_results(root)
+    results = results[(results["method"] == method) & results["seed"].isin(seeds)].reset_index(drop=True)
+    per_run = per_run_means(results, method)
+    if competitors is not None:
+        report = study_report(per_run, competitor_means(competitors, exclude=method))
+    else:
+        report = pd.read_csv(root / "repro_report.csv", dtype={"best_competitor": object, "second_competitor": object})
+        for column in ("best_competitor", "second_competitor", "runs_first", "runs_second"):
+            report[column] = report[column].astype(object).where(report[column].notna(), None)
+    return {"study": record, "method": method, "seeds": seeds, "results": results, "runs": per_run, "report": report}
 
 
 def write_report(out_dir: str | os.PathLike, results: pd.DataFrame, method: str, seeds: Sequence[int],
