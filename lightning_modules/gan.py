@@ -95,7 +95,9 @@ class Generator(nn.Module):
         self.net = nn.Sequential(*layers)
         self.apply(_dcgan_init)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor, batch_statistics: bool = False) -> torch.Tensor:
+        """Generate; ``batch_statistics=True`` normalises with the input's own BN statistics
+        (as in training) and leaves the running statistics untouched, in any mode."""
         if x.ndim != 4 or x.shape[1] != 2:
             raise ValueError(f"Generator expects N x 2 x H x W, got {tuple(x.shape)}")
         if min(x.shape[-2:]) <= GENERATOR_PAD:
@@ -103,7 +105,14 @@ class Generator(nn.Module):
                 f"Generator needs images of at least {GENERATOR_PAD + 1} x {GENERATOR_PAD + 1} pixels "
                 f"(reflect padding by {GENERATOR_PAD}), got {x.shape[-2]} x {x.shape[-1]}"
             )
-        return self.net(x)
+        if not batch_statistics:
+            return self.net(x)
+        for layer in self.net:
+            if isinstance(layer, nn.BatchNorm2d):
+                x = F.batch_norm(x, None, None, layer.weight, layer.bias, training=True, eps=layer.eps)
+            else:
+                x = layer(x)
+        return x
 
 
 def discriminator_output_size(patch_size: int) -> int:
@@ -183,6 +192,11 @@ class TwoLayerGAN(FusionModule):
             (Lightning forbids Trainer-level clipping under manual optimization);
             ``None`` = no clipping.
         gradient_clip_algorithm: ``"norm"`` or ``"value"``.
+        fuse_normalization: BN statistics :meth:`fuse` uses: ``"running"``
+            (eval-mode BN, the running averages of training) or ``"batch"``
+            (each fused batch, i.e. each test image, normalised by its own
+            statistics, as FusionGAN's official test script does: its TF
+            ``batch_norm`` runs with ``is_training=True``).
 
     Batches: ``{"ir", "vis"}`` N x 1 x patch_size x patch_size in [0, 1].
     """
@@ -205,6 +219,7 @@ class TwoLayerGAN(FusionModule):
         stage1_steps: int | None = None,
         gradient_clip_val: float | None = None,
         gradient_clip_algorithm: str = "norm",
+        fuse_normalization: str = "running",
     ) -> None:
         super().__init__()
         if layers not in (1, 2):
@@ -215,6 +230,8 @@ class TwoLayerGAN(FusionModule):
             raise ValueError(f"d_steps must be >= 1, got {d_steps!r}")
         if gradient_clip_algorithm not in ("norm", "value"):
             raise ValueError(f"gradient_clip_algorithm must be 'norm' or 'value', got {gradient_clip_algorithm!r}")
+        if fuse_normalization not in ("running", "batch"):
+            raise ValueError(f"fuse_normalization must be 'running' or 'batch', got {fuse_normalization!r}")
         discriminator_output_size(patch_size)  # validates patch_size
         self.save_hyperparameters()
         self.automatic_optimization = False
@@ -224,7 +241,9 @@ class TwoLayerGAN(FusionModule):
 
     # ---------------------------------------------------------------- fusion
     def fuse(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
-        """F1 = G1([IR, VIS]), F2 = G2([VIS, IR]), out = G3([F1, F2]) with eval-mode BN.
+        """F1 = G1([IR, VIS]), F2 = G2([VIS, IR]), out = G3([F1, F2]); BN per ``fuse_normalization``.
+
+        Running statistics are never updated here, whatever the module's mode.
 
         Args:
             ir, vis: N x 1 x H x W in [0, 1], H and W >= 5.
@@ -234,15 +253,16 @@ class TwoLayerGAN(FusionModule):
         """
         check_pair(ir, vis)
         ir11, vis11 = to_signed(ir), to_signed(vis)
+        batch_statistics = self.hparams.fuse_normalization == "batch"
         modes = [g.training for g in self.generators]
         self.generators.eval()
         try:
-            f1 = self.generators[0](torch.cat([ir11, vis11], 1))
+            f1 = self.generators[0](torch.cat([ir11, vis11], 1), batch_statistics)
             if self.hparams.layers == 1:
                 out = f1
             else:
-                f2 = self.generators[1](torch.cat([vis11, ir11], 1))
-                out = self.generators[2](torch.cat([f1, f2], 1))
+                f2 = self.generators[1](torch.cat([vis11, ir11], 1), batch_statistics)
+                out = self.generators[2](torch.cat([f1, f2], 1), batch_statistics)
         finally:
             for g, mode in zip(self.generators, modes):
                 g.train(mode)

@@ -150,6 +150,14 @@ def test_fuse_odd_size_in_unit_range(data_root, name):
     with torch.no_grad():
         again = model.fuse(ir, vis)
     assert torch.equal(fused, again) and same(before, snapshot(model))
+    # per-image BN statistics (FusionGAN's test script): same contract, running statistics untouched
+    model.hparams.fuse_normalization = "batch"
+    with torch.no_grad():
+        per_image = model.fuse(ir, vis)
+    assert per_image.shape == fused.shape and 0 <= per_image.min() <= per_image.max() <= 1
+    assert not torch.equal(per_image, fused) and same(before, snapshot(model))
+    with pytest.raises(ValueError, match="fuse_normalization"):
+        create_method(name, patch_size=PATCH, fuse_normalization="instance")
     with pytest.raises(ValueError, match="at least 5 x 5"):
         model.fuse(ir[..., :4, :4], vis[..., :4, :4])
     with pytest.raises(ValueError, match="differ in shape"):
@@ -286,6 +294,7 @@ def _equal(a, b) -> bool:
 
 @pytest.mark.filterwarnings("ignore:Using ModelCheckpoint with manual optimization")
 @pytest.mark.filterwarnings("ignore:You're resuming from a checkpoint that ended before the epoch ended")
+@pytest.mark.filterwarnings("ignore:Be aware that when using `ckpt_path`")
 def test_resume_mid_epoch_restores_all_optimizer_states(data_root, tmp_path):
     # One epoch = 3 identical batches of real patches, so a resumed run sees the same data
     # as the uninterrupted one wherever the (non-resumable) loader restarts.
