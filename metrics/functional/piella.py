@@ -152,7 +152,8 @@ def _nan(fused: torch.Tensor, batch_weights: bool, dtype) -> torch.Tensor:
 def fusion_quality_index(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, *, window: str = "gaussian",
                          window_size: int = 11, sigma: float = 1.5, block_size: int = 8,
                          variance: str = "population", stabilizer: str = "ssim", eps: float = 1e-8,
-                         data_range: float = 255.0, dtype: torch.dtype | None = None) -> torch.Tensor:
+                         data_range: float = 255.0, batch_weights: bool = False,
+                         dtype: torch.dtype | None = None) -> torch.Tensor:
     """Piella's fusion quality index Q: the window mean of lambda Q0(a, f) + (1 - lambda) Q0(b, f).
 
     lambda = s_a^2 / (s_a^2 + s_b^2) (local variances). Range [-1, 1], 1 = best.
@@ -164,18 +165,19 @@ def fusion_quality_index(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tenso
         variance: ``"population"`` or ``"unbiased"`` (block windows only).
         stabilizer: ``"ssim"`` (Wang's C1, C2) or ``"eps"`` (Ataman-Akar's form with ``eps``; NaN -> 0).
         data_range: statistics are computed on ``data_range * image`` (255: the 0-255 scale) and L = data_range.
+        batch_weights: average over all windows of all images of the batch (a 0-d result; for losses).
         dtype: compute dtype; default float64 on CPU, float32 on GPU, the input dtype under autograd.
 
     Returns:
-        Tensor[N]; NaN with a warning for images smaller than the window.
+        Tensor[N] (0-d with ``batch_weights=True``); NaN with a warning for images smaller than the window.
     """
     check_inputs(fused, ir, vis)
     if _too_small(fused, window, window_size, block_size, "Q"):
-        return _nan(fused, False, dtype)
+        return _nan(fused, batch_weights, dtype)
     f, a, b = _scaled(fused, ir, vis, dtype, data_range)
     quality, _ = _window_terms(f, a, b, window=window, window_size=window_size, sigma=sigma, block_size=block_size,
                                variance=variance, stabilizer=stabilizer, eps=eps, data_range=data_range)
-    return quality.mean(dim=1)
+    return quality.mean() if batch_weights else quality.mean(dim=1)
 
 
 def _weighted(f, a, b, batch_weights: bool, **options) -> torch.Tensor:
