@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import check_inputs, compute_dtype
-from .vif import filter_valid
+from ._filters import gaussian_taps, separable_correlate_valid
 
 __all__ = ["edge_dependent_fusion_quality", "fusion_quality_index", "weighted_fusion_quality"]
 
@@ -42,13 +42,6 @@ _WINDOWS = ("gaussian", "block")
 _VARIANCES = ("population", "unbiased")
 _STABILIZERS = ("ssim", "eps")
 _EDGES = ("piella", "sobel_minmax")
-
-
-def _gaussian_1d(size: int, sigma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """MATLAB ``fspecial('gaussian', size, sigma)`` as a normalised 1-D factor (outer product = the 2-D window)."""
-    coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-(coords**2) / (2 * sigma**2))
-    return (g / g.sum()).to(dtype=dtype, device=device)
 
 
 def _work_dtype(tensors: tuple[torch.Tensor, ...], dtype: torch.dtype | None) -> torch.dtype:
@@ -62,7 +55,8 @@ def _work_dtype(tensors: tuple[torch.Tensor, ...], dtype: torch.dtype | None) ->
 def _local_stats_gaussian(a, b, f, size: int, sigma: float):
     """Gaussian-weighted local means, variances, covariances ('valid'): each N x 1 x H' x W'."""
     maps = torch.cat([a, b, f, a * a, b * b, f * f, a * f, b * f], dim=1)  # N x 8 x H x W
-    maps = filter_valid(maps, _gaussian_1d(size, sigma, maps.dtype, maps.device))
+    taps = gaussian_taps(size, sigma)
+    maps = separable_correlate_valid(maps, taps, taps)
     mu_a, mu_b, mu_f, e_aa, e_bb, e_ff, e_af, e_bf = maps.split(1, dim=1)
     return (mu_a, mu_b, mu_f, e_aa - mu_a**2, e_bb - mu_b**2, e_ff - mu_f**2,
             e_af - mu_a * mu_f, e_bf - mu_b * mu_f)

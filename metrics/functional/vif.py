@@ -19,62 +19,17 @@ import math
 import warnings
 
 import torch
-import torch.nn.functional as F
 
 from ._checks import check_inputs, to_255
+from ._filters import gaussian_taps, separable_correlate_valid
 
-__all__ = ["filter_valid", "vif_maps", "vif_pixel_per_source", "visual_information_fidelity_fusion",
+__all__ = ["vif_maps", "vif_pixel_per_source", "visual_information_fidelity_fusion",
            "visual_information_fidelity_pixel"]
 
 _EPS = 1e-10
 _SCALES = 4
 # Han et al. 2013 scale weights.
 _HAN_WEIGHTS = (1.0 / 2.15, 0.0, 0.15 / 2.15, 1.0 / 2.15)
-
-
-def _gaussian_1d(size: int, sigma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """Normalised 1-D factor of MATLAB ``fspecial('gaussian', size, sigma)``."""
-    coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-(coords**2) / (2 * sigma**2))
-    return (g / g.sum()).to(dtype=dtype, device=device)
-
-
-def filter_valid(x: torch.Tensor, g: torch.Tensor, step: int = 1) -> torch.Tensor:
-    """Separable 'valid' correlation with the window g g' (MATLAB ``filter2(g * g', x, 'valid')``).
-
-    Args:
-        x: N x C x H x W.
-        g: 1-D window of K taps.
-        step: keep every ``step``-th output row and column (``filter2(...)(1:step:end, 1:step:end)``),
-            computing only those.
-
-    Returns:
-        N x C x ceil((H - K + 1) / step) x ceil((W - K + 1) / step).
-
-    On CPU the taps are accumulated in place one map at a time: float64 convolutions there
-    have no fast kernel, and small in-place sums stay in cache. Accelerators use ``conv2d``.
-    """
-    taps = g.numel()
-    height, width = x.shape[-2] - taps + 1, x.shape[-1] - taps + 1
-    if height < 1 or width < 1:
-        raise ValueError(f"a {taps}-tap window does not fit a {x.shape[-2]} x {x.shape[-1]} image")
-    if x.device.type != "cpu":
-        channels = x.shape[1]
-        x = F.conv2d(x, g.view(1, 1, taps, 1).expand(channels, 1, taps, 1).to(x.dtype), groups=channels,
-                     stride=(step, 1))
-        return F.conv2d(x, g.view(1, 1, 1, taps).expand(channels, 1, 1, taps).to(x.dtype), groups=channels,
-                        stride=(1, step))
-    weights = g.tolist()
-    out = []
-    for plane in x.reshape(-1, x.shape[-2], x.shape[-1]):
-        rows = plane[0:height:step] * weights[0]
-        for k in range(1, taps):
-            rows.add_(plane[k:k + height:step], alpha=weights[k])
-        cols = rows[:, 0:width:step] * weights[0]
-        for k in range(1, taps):
-            cols.add_(rows[:, k:k + width:step], alpha=weights[k])
-        out.append(cols)
-    return torch.stack(out).reshape(*x.shape[:2], *out[0].shape)
 
 
 def vif_maps(sources: torch.Tensor, dist: torch.Tensor, sigma_n_sq: float) -> list[tuple[torch.Tensor, torch.Tensor,
@@ -93,11 +48,12 @@ def vif_maps(sources: torch.Tensor, dist: torch.Tensor, sigma_n_sq: float) -> li
     count = sources.shape[1]
     for scale in range(1, _SCALES + 1):
         n = 2 ** (_SCALES - scale + 1) + 1
-        g = _gaussian_1d(n, n / 5, sources.dtype, sources.device)
+        taps = gaussian_taps(n, n / 5)  # MATLAB fspecial('gaussian', n, n / 5) = outer(taps, taps)
         if scale > 1:
-            both = filter_valid(torch.cat([sources, dist], dim=1), g, step=2)
+            both = separable_correlate_valid(torch.cat([sources, dist], dim=1), taps, taps)[..., ::2, ::2]
             sources, dist = both[:, :count], both[:, count:]
-        stats = filter_valid(torch.cat([sources, dist, sources * sources, dist * dist, sources * dist], dim=1), g)
+        stats = separable_correlate_valid(
+            torch.cat([sources, dist, sources * sources, dist * dist, sources * dist], dim=1), taps, taps)
         mu1, mu2, e11, e22, e12 = stats.split([count, 1, count, 1, count], dim=1)
         sigma1_sq = (e11 - mu1 * mu1).clamp_min(0)
         sigma2_sq = (e22 - mu2 * mu2).clamp_min(0).expand_as(sigma1_sq)
