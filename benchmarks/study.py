@@ -414,7 +414,8 @@ def _execute_ray(study: StudyPlan, pending: list[int], reporter) -> dict[int, fl
         raise StudyError(f"the Ray cluster has {resources.get('CPU', 0):g} CPU(s) and {resources.get('GPU', 0):g} "
                          f"GPU(s); a run asks for {options.cpus_per_run} CPU(s) and {options.gpus_per_run:g} GPU(s) "
                          "(--cpus-per-run / --gpus-per-run)")
-    task = ray.remote(num_cpus=options.cpus_per_run, num_gpus=options.gpus_per_run or 0, max_retries=0)(_ray_seed_task)
+    # a task killed with its node is retried by Ray; a retried seed resumes from its files like a restarted study
+    task = ray.remote(num_cpus=options.cpus_per_run, num_gpus=options.gpus_per_run or 0)(_ray_seed_task)
     reporter.line(f"ray: {len(pending)} seed(s) as tasks of {options.cpus_per_run} CPU(s) / {options.gpus_per_run:g} "
                   f"GPU(s) each on {resources.get('CPU', 0):g} CPU(s), {resources.get('GPU', 0):g} GPU(s)")
     times: dict[int, float] = {}
@@ -553,11 +554,14 @@ def merge_studies(dirs: Sequence[str | os.PathLike], out: str | os.PathLike, com
             raise StudyError(f"{root}: no {STUDY_FILE}; not an ivif-bench repro dir")
         records.append(read_json(root / STUDY_FILE))
     first = records[0]
+    # shards may run on nodes with other core counts: the thread counts are recorded, not required to agree
+    same_study = [key for key in (*DEFINITION_KEYS, "runs", "seed0") if key != "cpus_per_run"]
     for root, record in zip(roots[1:], records[1:]):
-        changed = [key for key in (*DEFINITION_KEYS, "runs", "seed0") if record.get(key) != first.get(key)]
+        changed = [key for key in same_study if record.get(key) != first.get(key)]
         if changed:
             raise StudyError(f"{root} and {roots[0]} are shards of different studies (they differ in "
                              f"{', '.join(changed)}); merge the shards of one study")
+    threads = sorted({int(r.get("cpus_per_run") or 0) for r in records})
     expected = [int(s) for s in first["seeds"]]
     method, datasets = first["method"], list(first["datasets"])
     where: dict[int, list[Path]] = {}
@@ -584,18 +588,27 @@ def merge_studies(dirs: Sequence[str | os.PathLike], out: str | os.PathLike, com
     if not in_place:
         if out in roots:
             raise StudyError(f"--out {out} is one of the shard dirs; merge into a new dir")
-        taken = [m for m in layout.markers()] if (out / "units").is_dir() else []
-        if taken and not (out / STUDY_FILE).is_file():
+        if (out / STUDY_FILE).is_file():
+            stored = read_json(out / STUDY_FILE)
+            changed = [key for key in same_study if stored.get(key) != first.get(key)]
+            if changed:
+                raise StudyError(f"--out {out}: holds another study (it differs in {', '.join(changed)}); "
+                                 "merge into a new dir")
+        elif (out / "units").is_dir() and layout.markers():
             raise StudyError(f"--out {out}: holds other results; merge into a new dir")
         for seed in expected:
             _copy_seed(where[seed][0], out, method, seed, datasets)
         merged = {**first, "shard": [0, 1], "shard_seeds": expected, "merged_from": [str(r) for r in roots],
+                  "cpus_per_run": threads[0] if len(threads) == 1 else threads,
                   "merged": now(),
                   "invocations": [dict(i, dir=str(r)) for r, rec in zip(roots, records) for i in rec.get("invocations", [])],
                   "seed_times_s": {k: v for rec in records for k, v in rec.get("seed_times_s", {}).items()}}
         write_json(out / STUDY_FILE, merged)
     if extra:
         reporter.line(f"note: seed(s) {_seed_list(extra)} outside the study's {_seed_list(expected)} are left out")
+    if len(threads) > 1:
+        reporter.line(f"note: the shards ran with different thread counts per run ({threads}); on CPU the last "
+                      "digits of a seed's numbers depend on it")
     results = runner.merge_results(layout, datasets)
     results = results[(results["method"] == method) & results["seed"].isin(expected)]
     tracker = Tracker(out, first.get("name") or f"repro-{method}", wandb)
