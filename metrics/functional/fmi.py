@@ -157,13 +157,17 @@ def _cumsum(pdf: torch.Tensor) -> torch.Tensor:
 def _neg_xlog2x(p: torch.Tensor) -> torch.Tensor:
     """-p log2|p|, 0 where p == 0 (MATLAB's ``real(-p .* log2(p))``; p < 0 only where the Nelsen weight exceeds 1)."""
     # p * log2(max(|p|, tiny)) is 0 at p = 0 and vectorises (xlogy does not, on CPU float64).
-    tiny = torch.finfo(p.dtype).tiny
-    return -p * torch.log2(p.abs().clamp_min_(tiny))
+    return p * torch.log(p.abs().clamp_min_(torch.finfo(p.dtype).tiny)) * (-1 / math.log(2))
 
 
-def _fmi_pair(x: torch.Tensor, f: torch.Tensor, size: int) -> torch.Tensor:
-    """FMI of source windows ``x`` and fused windows ``f`` (both bins x M, already normalised): Tensor[M]."""
-    bins = size * size
+def _fmi_pair(x: torch.Tensor, f: torch.Tensor, size: int, cells: torch.Tensor) -> torch.Tensor:
+    """FMI of source windows ``x`` and fused windows ``f`` (both bins x M, already normalised): Tensor[M].
+
+    ``cells`` is a 2 x bins x bins x (>= M) workspace for the joint-pdf work, reused across chunks: fresh
+    multi-megabyte tensors per operation would cost more in page faults than in arithmetic.
+    """
+    bins, count = size * size, x.shape[1]
+    joint, scratch = cells[0, ..., :count], cells[1, ..., :count]
     x_pdf, f_pdf = _pdf(x, size), _pdf(f, size)
     x_cdf, f_cdf = _cumsum(x_pdf), _cumsum(f_pdf)
 
@@ -182,7 +186,8 @@ def _fmi_pair(x: torch.Tensor, f: torch.Tensor, size: int) -> torch.Tensor:
     # Frechet bound covariances sum_ij C(F_i, X_j) - F_i X_j with C(u, v) = min(u, v) (upper bound) or
     # max(u + v - 1, 0) = u - min(u, 1 - v) (lower bound): one sum of bins^2 minima either way.
     upper = corr >= 0
-    minima = torch.minimum(f_cdf.unsqueeze(1), torch.where(upper, x_cdf, 1 - x_cdf).unsqueeze(0)).sum(dim=(0, 1))
+    minima = torch.minimum(f_cdf.unsqueeze(1), torch.where(upper, x_cdf, 1 - x_cdf).unsqueeze(0), out=joint)
+    minima = minima.sum(dim=(0, 1))
     f_total, x_total = f_cdf.sum(dim=0), x_cdf.sum(dim=0)
     cov_bound = torch.where(upper, minima, bins * f_total - minima) - f_total * x_total
     degenerate = (x_sd == 0) | (f_sd == 0) | (corr == 0)
@@ -195,13 +200,13 @@ def _fmi_pair(x: torch.Tensor, f: torch.Tensor, size: int) -> torch.Tensor:
     f_prev = torch.cat([zero, f_cdf[:-1]])
     x_low = torch.where(upper, x_prev, 1 - x_cdf)
     x_high = torch.where(upper, x_cdf, 1 - x_prev)
-    joint = torch.minimum(f_cdf.unsqueeze(1), x_high.unsqueeze(0))
-    joint.sub_(torch.maximum(f_prev.unsqueeze(1), x_low.unsqueeze(0))).clamp_min_(0).mul_(weight)
+    torch.minimum(f_cdf.unsqueeze(1), x_high.unsqueeze(0), out=joint)
+    joint.sub_(torch.maximum(f_prev.unsqueeze(1), x_low.unsqueeze(0), out=scratch)).clamp_min_(0).mul_(weight)
     joint.addcmul_(((1 - weight) * f_pdf).unsqueeze(1), x_pdf.unsqueeze(0))
     # -sum p log2|p| (0 log 0 = 0). p >= 0 unless the weight leaves [0, 1]: then |p|, as MATLAB's real part.
-    logs = joint.abs() if ((weight < 0) | (weight > 1)).any() else joint.clone()
-    logs.clamp_min_(torch.finfo(joint.dtype).tiny).log2_().mul_(joint)
-    joint_entropy = -logs.sum(dim=(0, 1))
+    logs = torch.abs(joint, out=scratch) if ((weight < 0) | (weight > 1)).any() else scratch.copy_(joint)
+    logs.clamp_min_(torch.finfo(joint.dtype).tiny).log_().mul_(joint)
+    joint_entropy = logs.sum(dim=(0, 1)) * (-1 / math.log(2))
 
     x_entropy = _neg_xlog2x(x_pdf).sum(dim=0)
     f_entropy = _neg_xlog2x(f_pdf).sum(dim=0)
@@ -209,15 +214,15 @@ def _fmi_pair(x: torch.Tensor, f: torch.Tensor, size: int) -> torch.Tensor:
     return torch.where(mutual == 0, 0.0, 2 * mutual / torch.where(mutual == 0, 1.0, x_entropy + f_entropy))
 
 
-def _fmi_windows(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor, size: int) -> torch.Tensor:
-    """(FMI(A, F) + FMI(B, F)) / 2 per window; a, b, f are bins x M raw feature windows."""
+def _fmi_windows(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor, size: int, cells: torch.Tensor) -> torch.Tensor:
+    """(FMI(A, F) + FMI(B, F)) / 2 per window; a, b, f are bins x M raw feature windows (workspace ``cells``)."""
     a_equal = (a == f).all(dim=0)
     f_normalised = _normalise(f)
-    fmi_af = torch.where(a_equal, 1.0, _fmi_pair(_normalise(a), f_normalised, size))
+    fmi_af = torch.where(a_equal, 1.0, _fmi_pair(_normalise(a), f_normalised, size, cells))
     # fmi.m quirk: the B branch compares with the fused window as the A branch left it (normalised unless
     # A's window equalled it); normalising it again changes nothing (min-max is idempotent).
     b_equal = (b == torch.where(a_equal, f, f_normalised)).all(dim=0)
-    fmi_bf = torch.where(b_equal, 1.0, _fmi_pair(_normalise(b), f_normalised, size))
+    fmi_bf = torch.where(b_equal, 1.0, _fmi_pair(_normalise(b), f_normalised, size, cells))
     return (fmi_af + fmi_bf) / 2
 
 
@@ -262,8 +267,10 @@ def fmi_map(ir_features: torch.Tensor, vis_features: torch.Tensor, fused_feature
     """
     n, height, width = fused_features.shape[0], fused_features.shape[-2], fused_features.shape[-1]
     wa, wb, wf = (_windows(t, window_size) for t in (ir_features, vis_features, fused_features))
+    bins, total = wa.shape
+    cells = wa.new_empty(2, bins, bins, min(chunk_size, total))
     values = torch.cat([_fmi_windows(wa[:, i:i + chunk_size], wb[:, i:i + chunk_size], wf[:, i:i + chunk_size],
-                                     window_size) for i in range(0, wa.shape[1], chunk_size)])
+                                     window_size, cells) for i in range(0, total, chunk_size)])
     return values.view(n, height - window_size + 1, width - window_size + 1)
 
 
