@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import NamedTuple
 
 import torch
 
@@ -155,74 +156,83 @@ def _cumsum(pdf: torch.Tensor) -> torch.Tensor:
 
 
 def _neg_xlog2x(p: torch.Tensor) -> torch.Tensor:
-    """-p log2|p|, 0 where p == 0 (MATLAB's ``real(-p .* log2(p))``; p < 0 only where the Nelsen weight exceeds 1)."""
-    # p * log2(max(|p|, tiny)) is 0 at p = 0 and vectorises (xlogy does not, on CPU float64).
-    return p * torch.log(p.abs().clamp_min_(torch.finfo(p.dtype).tiny)) * (-1 / math.log(2))
+    """-p log2(p) of a pdf (p >= 0), 0 where p == 0."""
+    return p * torch.log(p.clamp_min(torch.finfo(p.dtype).tiny)) * (-1 / math.log(2))
 
 
-def _fmi_pair(x: torch.Tensor, f: torch.Tensor, size: int, cells: torch.Tensor) -> torch.Tensor:
-    """FMI of source windows ``x`` and fused windows ``f`` (both bins x M, already normalised): Tensor[M].
+class _Marginal(NamedTuple):
+    """What fmi.m computes from one normalised window's pdf (bins x M tensors, M-vectors)."""
+
+    pdf: torch.Tensor
+    cdf: torch.Tensor
+    deviation: torch.Tensor  # pdf - mean(pdf), MATLAB's left-to-right mean
+    spread: torch.Tensor  # sum(deviation .* deviation), left to right
+    sd: torch.Tensor  # population standard deviation of the bin index
+    entropy: torch.Tensor  # bits
+
+
+def _marginal(normalised: torch.Tensor, size: int) -> _Marginal:
+    bins = size * size
+    pdf = _pdf(normalised, size)
+    deviation = pdf - _sequential_sum(pdf) / bins
+    index = torch.arange(1, bins + 1, dtype=pdf.dtype, device=pdf.device).unsqueeze(1)
+    sd = torch.sqrt(_sequential_sum(index**2 * pdf) - _sequential_sum(index * pdf) ** 2)
+    return _Marginal(pdf, _cumsum(pdf), deviation, _sequential_sum(deviation * deviation), sd,
+                     _neg_xlog2x(pdf).sum(dim=0))
+
+
+def _fmi_pair(x: _Marginal, f: _Marginal, cells: torch.Tensor) -> torch.Tensor:
+    """FMI of the source and fused windows whose marginals are ``x`` and ``f``: Tensor[M].
 
     ``cells`` is a 2 x bins x bins x (>= M) workspace for the joint-pdf work, reused across chunks: fresh
     multi-megabyte tensors per operation would cost more in page faults than in arithmetic.
     """
-    bins, count = size * size, x.shape[1]
+    bins, count = x.pdf.shape
     joint, scratch = cells[0, ..., :count], cells[1, ..., :count]
-    x_pdf, f_pdf = _pdf(x, size), _pdf(f, size)
-    x_cdf, f_cdf = _cumsum(x_pdf), _cumsum(f_pdf)
 
     # Pearson correlation of the two pdfs, with MATLAB's left-to-right sums.
-    x_dev = x_pdf - _sequential_sum(x_pdf) / bins
-    f_dev = f_pdf - _sequential_sum(f_pdf) / bins
-    cross = _sequential_sum(x_dev * f_dev)
-    corr = torch.where(cross == 0, 0.0,
-                       cross / torch.sqrt(_sequential_sum(x_dev * x_dev) * _sequential_sum(f_dev * f_dev)))
-
-    # Population standard deviations of the bin index under each pdf.
-    index = torch.arange(1, bins + 1, dtype=x.dtype, device=x.device).unsqueeze(1)
-    x_sd = torch.sqrt(_sequential_sum(index**2 * x_pdf) - _sequential_sum(index * x_pdf) ** 2)
-    f_sd = torch.sqrt(_sequential_sum(index**2 * f_pdf) - _sequential_sum(index * f_pdf) ** 2)
+    cross = _sequential_sum(x.deviation * f.deviation)
+    corr = torch.where(cross == 0, 0.0, cross / torch.sqrt(x.spread * f.spread))
 
     # Frechet bound covariances sum_ij C(F_i, X_j) - F_i X_j with C(u, v) = min(u, v) (upper bound) or
     # max(u + v - 1, 0) = u - min(u, 1 - v) (lower bound): one sum of bins^2 minima either way.
     upper = corr >= 0
-    minima = torch.minimum(f_cdf.unsqueeze(1), torch.where(upper, x_cdf, 1 - x_cdf).unsqueeze(0), out=joint)
+    minima = torch.minimum(f.cdf.unsqueeze(1), torch.where(upper, x.cdf, 1 - x.cdf).unsqueeze(0), out=joint)
     minima = minima.sum(dim=(0, 1))
-    f_total, x_total = f_cdf.sum(dim=0), x_cdf.sum(dim=0)
+    f_total, x_total = f.cdf.sum(dim=0), x.cdf.sum(dim=0)
     cov_bound = torch.where(upper, minima, bins * f_total - minima) - f_total * x_total
-    degenerate = (x_sd == 0) | (f_sd == 0) | (corr == 0)
-    weight = torch.where(degenerate, 0.0, corr / torch.where(degenerate, 1.0, cov_bound / (f_sd * x_sd)))
+    degenerate = (x.sd == 0) | (f.sd == 0) | (corr == 0)
+    weight = torch.where(degenerate, 0.0, corr / torch.where(degenerate, 1.0, cov_bound / (f.sd * x.sd)))
 
     # Joint pdf: weight * (bound copula mass of cell i, j) + (1 - weight) f_i x_j. The upper bound's mass in a
     # cell is the overlap of [F_(i-1), F_i] with [X_(j-1), X_j]; the lower bound's, with [1 - X_j, 1 - X_(j-1)].
-    zero = torch.zeros_like(x_cdf[:1])
-    x_prev = torch.cat([zero, x_cdf[:-1]])
-    f_prev = torch.cat([zero, f_cdf[:-1]])
-    x_low = torch.where(upper, x_prev, 1 - x_cdf)
-    x_high = torch.where(upper, x_cdf, 1 - x_prev)
-    torch.minimum(f_cdf.unsqueeze(1), x_high.unsqueeze(0), out=joint)
+    zero = torch.zeros_like(x.cdf[:1])
+    x_prev = torch.cat([zero, x.cdf[:-1]])
+    f_prev = torch.cat([zero, f.cdf[:-1]])
+    x_low = torch.where(upper, x_prev, 1 - x.cdf)
+    x_high = torch.where(upper, x.cdf, 1 - x_prev)
+    torch.minimum(f.cdf.unsqueeze(1), x_high.unsqueeze(0), out=joint)
     joint.sub_(torch.maximum(f_prev.unsqueeze(1), x_low.unsqueeze(0), out=scratch)).clamp_min_(0).mul_(weight)
-    joint.addcmul_(((1 - weight) * f_pdf).unsqueeze(1), x_pdf.unsqueeze(0))
+    joint.addcmul_(((1 - weight) * f.pdf).unsqueeze(1), x.pdf.unsqueeze(0))
     # -sum p log2|p| (0 log 0 = 0). p >= 0 unless the weight leaves [0, 1]: then |p|, as MATLAB's real part.
     logs = torch.abs(joint, out=scratch) if ((weight < 0) | (weight > 1)).any() else scratch.copy_(joint)
     logs.clamp_min_(torch.finfo(joint.dtype).tiny).log_().mul_(joint)
     joint_entropy = logs.sum(dim=(0, 1)) * (-1 / math.log(2))
 
-    x_entropy = _neg_xlog2x(x_pdf).sum(dim=0)
-    f_entropy = _neg_xlog2x(f_pdf).sum(dim=0)
-    mutual = x_entropy + f_entropy - joint_entropy
-    return torch.where(mutual == 0, 0.0, 2 * mutual / torch.where(mutual == 0, 1.0, x_entropy + f_entropy))
+    mutual = x.entropy + f.entropy - joint_entropy
+    return torch.where(mutual == 0, 0.0, 2 * mutual / torch.where(mutual == 0, 1.0, x.entropy + f.entropy))
 
 
 def _fmi_windows(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor, size: int, cells: torch.Tensor) -> torch.Tensor:
     """(FMI(A, F) + FMI(B, F)) / 2 per window; a, b, f are bins x M raw feature windows (workspace ``cells``)."""
     a_equal = (a == f).all(dim=0)
     f_normalised = _normalise(f)
-    fmi_af = torch.where(a_equal, 1.0, _fmi_pair(_normalise(a), f_normalised, size, cells))
+    f_marginal = _marginal(f_normalised, size)
+    fmi_af = torch.where(a_equal, 1.0, _fmi_pair(_marginal(_normalise(a), size), f_marginal, cells))
     # fmi.m quirk: the B branch compares with the fused window as the A branch left it (normalised unless
     # A's window equalled it); normalising it again changes nothing (min-max is idempotent).
     b_equal = (b == torch.where(a_equal, f, f_normalised)).all(dim=0)
-    fmi_bf = torch.where(b_equal, 1.0, _fmi_pair(_normalise(b), f_normalised, size, cells))
+    fmi_bf = torch.where(b_equal, 1.0, _fmi_pair(_marginal(_normalise(b), size), f_marginal, cells))
     return (fmi_af + fmi_bf) / 2
 
 
