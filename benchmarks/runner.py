@@ -721,7 +721,6 @@ def _run_method_seed(plan: Plan, method: MethodPlan, seed: int, tracker, reporte
 
     wandb_file = layout.wandb_record(method.name, seed)
     run_id = read_json(wandb_file).get("id") if wandb_file.is_file() else None
-    config = plan.resolved_config(method.name, seed) if method.trainable else None
     wandb_run = None
     if tracker.enabled:
         run_id = run_id or tracker.new_id()
@@ -731,7 +730,7 @@ def _run_method_seed(plan: Plan, method: MethodPlan, seed: int, tracker, reporte
                                   config={"method": method.name, "seed": seed, "profile": plan.options.profile,
                                           "benchmark": plan.name, "metrics": plan.metrics,
                                           "convention": plan.options.convention,
-                                          "config": config or plan.resolved_config(method.name, seed)})
+                                          "config": plan.resolved_config(method.name, seed)})
     exit_code = 1
     try:
         model, checkpoint = _obtain_model(plan, method, seed, wandb_run, reporter)
@@ -866,6 +865,7 @@ def _train(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter: _Repo
                                              "resume": None if resume is None else str(resume)})
     clock, started = time.perf_counter(), now()
     partial = checkpoint_dir / ".final.ckpt.partial"
+    failed = True
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*pre-optimization state.*")
@@ -874,8 +874,9 @@ def _train(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter: _Repo
             warnings.filterwarnings("ignore", message=r'.*\.fit\(ckpt_path="last"\) is set, but there is no last.*')
             trainer.fit(model, datamodule=data, ckpt_path=None if resume is None else str(resume))
         trainer.save_checkpoint(partial)  # a collective under DDP: every rank calls it, rank 0 writes
+        failed = False
     finally:
-        _end_distributed(trainer, environment_before)
+        _end_distributed(trainer, environment_before, kill_ranks=failed)
     if child:
         return
     os.replace(partial, layout.final_checkpoint(method.name, seed))
@@ -890,16 +891,22 @@ def _train(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter: _Repo
                   f"{time.perf_counter() - clock:.1f} s on {trainer.world_size} process(es) -> {final}")
 
 
-def _end_distributed(trainer, environment_before: dict[str, str]) -> None:
+def _end_distributed(trainer, environment_before: dict[str, str], kill_ranks: bool = False) -> None:
     """After a fit: leave the process group, reap the launched ranks, restore the launcher's environment.
 
     Lightning's launcher sets ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_PORT``...
     in this process; restoring them lets the next method's ``Trainer`` launch
-    its own ranks again.
+    its own ranks again. After a failed fit the other ranks are killed (they
+    would wait in a collective for this one).
     """
+    processes = getattr(trainer.strategy.launcher, "procs", None) or []
+    if kill_ranks:
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.kill()
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
-    for process in getattr(trainer.strategy.launcher, "procs", None) or []:
+    for process in processes:
         with contextlib.suppress(Exception):
             process.wait(timeout=600)
     for key in set(os.environ) - set(environment_before):

@@ -144,14 +144,15 @@ class Tracker:
 
     @staticmethod
     def log_images(run: Any, dataset: str, images: Iterable[tuple[str, str | os.PathLike]]) -> None:
-        """Log fused PNGs as ``fused/<dataset>``: ``images`` is ``[(pair_id, path), ...]``."""
+        """Log fused PNGs as ``fused/<dataset>/<pair_id>``: ``images`` is ``[(pair_id, path), ...]``."""
         if run is None:
             return
         import wandb
 
-        media = [wandb.Image(str(path), caption=f"{dataset} #{pair_id}") for pair_id, path in images]
+        media = {f"fused/{dataset}/{pair_id}": wandb.Image(str(path), caption=f"{dataset} #{pair_id}")
+                 for pair_id, path in images}
         if media:
-            run.log({f"fused/{dataset}": media})
+            run.log(media)
 
     @staticmethod
     def log_leaderboard(run: Any, summary, plots: Iterable[str | os.PathLike] = ()) -> None:

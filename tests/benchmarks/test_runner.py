@@ -219,3 +219,12 @@ def test_didfuse_smoke_train_resume_and_checkpoint_reuse(tmp_path, data_root, ca
     changed[changed.index("--max-steps") + 1] = "3"
     assert cli(changed) == 2
     assert "max_steps: 2 -> 3" in capsys.readouterr().err
+
+
+def test_a_run_dir_in_use_is_refused(reference_run, capsys):
+    import fcntl
+
+    with open(reference_run / ".lock", "a+") as handle:  # another process writing this run dir
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert cli(run_args(reference_run)) == 2
+    assert "another ivif-bench run is writing here" in capsys.readouterr().err

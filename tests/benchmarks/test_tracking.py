@@ -9,6 +9,7 @@ import pytest
 
 from benchmarks.cli import main as cli
 from benchmarks.tracking import read_offline_run, resolve_mode
+from datamodules.datasets import load_pairs
 
 
 def test_resolve_mode(monkeypatch, tmp_path):
@@ -41,7 +42,8 @@ def test_offline_runs_hold_the_logged_keys(tmp_path, data_root):
     for method in ("average", "max", "didfuse"):
         run = runs[f"{method}-seed0"]
         assert run["config"]["method"] == method and run["config"]["seed"] == 0
-        assert {"test/sample_tno/EN", "test/sample_tno/MSE", "fused/sample_tno/_type"} <= run["history_keys"]
+        image = f"fused/sample_tno/{load_pairs('sample_tno')[0].pair_id}/_type"
+        assert {"test/sample_tno/EN", "test/sample_tno/MSE", image} <= run["history_keys"]
         assert run["summary"]["test/sample_tno/EN"] == pytest.approx(board.loc[(method, "EN"), "mean"])
     didfuse = runs["didfuse-seed0"]
     assert didfuse["job_type"] == "train"
