@@ -482,7 +482,8 @@ def benchmark_cuda(label: str, images, names: list[str], repeats: int, batch: in
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-root", default=None, help="data root (default: $IVIF_BENCH_DATA, else the user cache dir)")
+    parser.add_argument("--data-root", default=None,
+                        help="data root (default: $IVIF_BENCH_DATA, else the user cache dir)")
     parser.add_argument("--metrics", default="all", help="comma-separated names (default: every default metric)")
     parser.add_argument("--quick", action="store_true", help="620 x 450 only, one run, a shorter FMI baseline loop")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per metric (best is kept)")

@@ -194,29 +194,31 @@ def _fmi_pair(x: _Marginal, f: _Marginal, cells: torch.Tensor) -> torch.Tensor:
     cross = _sequential_sum(x.deviation * f.deviation)
     corr = torch.where(cross == 0, 0.0, cross / torch.sqrt(x.spread * f.spread))
 
-    # Frechet bound covariances sum_ij C(F_i, X_j) - F_i X_j with C(u, v) = min(u, v) (upper bound) or
-    # max(u + v - 1, 0) = u - min(u, 1 - v) (lower bound): one sum of bins^2 minima either way.
+    # The bound copula's mass in cell (i, j): the overlap of [F_(i-1), F_i] with [X_(j-1), X_j] for the upper
+    # (Frechet) bound, with [1 - X_j, 1 - X_(j-1)] for the lower one.
     upper = corr >= 0
-    minima = torch.minimum(f.cdf.unsqueeze(1), torch.where(upper, x.cdf, 1 - x.cdf).unsqueeze(0), out=joint)
-    minima = minima.sum(dim=(0, 1))
-    f_total, x_total = f.cdf.sum(dim=0), x.cdf.sum(dim=0)
-    cov_bound = torch.where(upper, minima, bins * f_total - minima) - f_total * x_total
-    degenerate = (x.sd == 0) | (f.sd == 0) | (corr == 0)
-    weight = torch.where(degenerate, 0.0, corr / torch.where(degenerate, 1.0, cov_bound / (f.sd * x.sd)))
-
-    # Joint pdf: weight * (bound copula mass of cell i, j) + (1 - weight) f_i x_j. The upper bound's mass in a
-    # cell is the overlap of [F_(i-1), F_i] with [X_(j-1), X_j]; the lower bound's, with [1 - X_j, 1 - X_(j-1)].
     zero = torch.zeros_like(x.cdf[:1])
     x_prev = torch.cat([zero, x.cdf[:-1]])
     f_prev = torch.cat([zero, f.cdf[:-1]])
     x_low = torch.where(upper, x_prev, 1 - x.cdf)
     x_high = torch.where(upper, x.cdf, 1 - x_prev)
-    torch.minimum(f.cdf.unsqueeze(1), x_high.unsqueeze(0), out=joint)
-    joint.sub_(torch.maximum(f_prev.unsqueeze(1), x_low.unsqueeze(0), out=scratch)).clamp_min_(0).mul_(weight)
-    joint.addcmul_(((1 - weight) * f.pdf).unsqueeze(1), x.pdf.unsqueeze(0))
-    # -sum p log2|p| (0 log 0 = 0). p >= 0 unless the weight leaves [0, 1]: then |p|, as MATLAB's real part.
-    logs = torch.abs(joint, out=scratch) if ((weight < 0) | (weight > 1)).any() else scratch.copy_(joint)
-    logs.clamp_min_(torch.finfo(joint.dtype).tiny).log_().mul_(joint)
+    mass = torch.minimum(f.cdf.unsqueeze(1), x_high.unsqueeze(0), out=joint)
+    mass.sub_(torch.maximum(f_prev.unsqueeze(1), x_low.unsqueeze(0), out=scratch)).clamp_min_(0)
+
+    # Bound covariance sum_ij C(F_i, X_j) - F_i X_j, C = min(u, v) (upper) or max(u + v - 1, 0) (lower).
+    # C(F_i, X_j) is the bound's mass below F_i and (beyond 1 -) X_j: the cells (k <= i, l <= j), so
+    # sum_ij C(F_i, X_j) = sum_kl mass_kl (bins + 1 - k)(bins + 1 - l) (equal to fmi.m's double loop up
+    # to float rounding).
+    ranks = torch.arange(bins, 0, -1, dtype=mass.dtype, device=mass.device)
+    bound_sum = torch.mv(mass.view(bins * bins, count).T, torch.outer(ranks, ranks).flatten())
+    cov_bound = bound_sum - f.cdf.sum(dim=0) * x.cdf.sum(dim=0)
+    degenerate = (x.sd == 0) | (f.sd == 0) | (corr == 0)
+    weight = torch.where(degenerate, 0.0, corr / torch.where(degenerate, 1.0, cov_bound / (f.sd * x.sd)))
+
+    # Nelsen's joint pdf weight * mass + (1 - weight) f_i x_j and -sum p log2|p| (0 log 0 = 0). p < 0 happens
+    # where the weight leaves [0, 1]; MATLAB's real(-p log2(p)) is then -p log2|p|.
+    joint = mass.mul_(weight).addcmul_(((1 - weight) * f.pdf).unsqueeze(1), x.pdf.unsqueeze(0))
+    logs = torch.abs(joint, out=scratch).clamp_min_(torch.finfo(joint.dtype).tiny).log_().mul_(joint)
     joint_entropy = logs.sum(dim=(0, 1)) * (-1 / math.log(2))
 
     mutual = x.entropy + f.entropy - joint_entropy
