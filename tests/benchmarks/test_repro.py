@@ -158,7 +158,8 @@ def test_serial_study_report_figure_and_wandb(serial, competitors):
     assert all(r["finished"] for r in runs)
 
 
-def test_shards_killed_resumed_and_merged_give_the_same_report(serial, tiny_sets, data_root, competitors, tmp_path):
+def test_shards_killed_resumed_and_merged_give_the_same_report(serial, tiny_sets, data_root, competitors, tmp_path,
+                                                               capsys):
     shard0, shard1, merged = tmp_path / "shard0", tmp_path / "shard1", tmp_path / "merged"
     # shard 0/2 (seeds 0 and 2) in its own process, killed as soon as seed 0 is done
     command = [sys.executable, "-m", "benchmarks.cli", "repro", "--runs", str(RUNS), "--shard", "0/2",
@@ -187,7 +188,8 @@ def test_shards_killed_resumed_and_merged_give_the_same_report(serial, tiny_sets
     run_study(plan_study(_options(tiny_sets, data_root, shard1, shard=(1, 2))))
     record = json.loads((shard0 / "study.json").read_text(encoding="utf-8"))
     assert record["invocations"][-1]["seeds_run"] == [2] and record["invocations"][0]["status"] == "running"  # killed
-    merge_studies([shard0, shard1], merged, competitors=competitors, wandb="disabled")
+    assert cli.main(["repro-merge", str(shard0), str(shard1), "--out", str(merged), "--competitors", str(competitors),
+                     "--wandb", "disabled"]) == 0
 
     # each seed exactly once, and bitwise the numbers and report of the serial study
     results, report = _numbers(merged)
@@ -206,6 +208,8 @@ def test_shards_killed_resumed_and_merged_give_the_same_report(serial, tiny_sets
     with pytest.raises(StudyError, match=r"seed 0 in .*shard0.*serial") as error:
         merge_studies([shard0, serial], tmp_path / "twice")
     assert "seed 2 in" in str(error.value)
+    assert cli.main(["repro-merge", str(shard0), str(shard1)]) == 2
+    assert "several shard dirs: name the merged study dir with --out" in capsys.readouterr().err
 
 
 def test_ray_executor_gives_the_same_report(serial, tiny_sets, data_root, competitors, tmp_path):
