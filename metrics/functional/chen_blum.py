@@ -7,11 +7,10 @@ import math
 import warnings
 
 import torch
-import torch.nn.functional as F
 
 from ._checks import check_inputs, to_255
 
-__all__ = ["chen_blum", "frequency_radius", "normalize_to_levels", "stretch_undefined"]
+__all__ = ["chen_blum", "frequency_filter", "frequency_radius", "normalize_to_levels", "stretch_undefined"]
 
 # Contrast sensitivity function (DoG in the frequency domain) and its viewing-distance scale.
 _F0, _F1, _A = 15.3870, 1.3456, 0.7622
@@ -22,30 +21,32 @@ _SIGMA_CENTRE, _SIGMA_SURROUND, _SUPPORT = 2.0, 4.0, 15
 _Z = 1e-4  # p = 3, q = 2 (written out as products in _masked_contrast)
 
 
-def normalize_to_levels(v: torch.Tensor) -> torch.Tensor:
-    """Per-image min-max stretch to integer levels 0..255, rounding halves up (Z. Liu's ``normalize1.m``).
+def normalize_to_levels(levels: torch.Tensor) -> torch.Tensor:
+    """Per-image min-max stretch of integer levels to 0..255, rounding halves up (Z. Liu's ``normalize1.m``).
 
-    round(255 (v - min) / (max - min)); an all-zero image is returned unchanged and a
-    constant nonzero image becomes NaN (0 / 0), as in the reference.
+    round(255 (v - min) / (max - min)), evaluated once per level 0..255 with the
+    reference's operation order and looked up for every pixel; an all-zero image is
+    returned unchanged and a constant nonzero image becomes NaN (0 / 0), as in the reference.
 
     Shape:
-        v: N x 1 x H x W on the 0-255 scale; returns the same shape and dtype.
+        levels: N x 1 x H x W, integer values 0..255 in a float dtype; returns the same shape and dtype.
     """
-    low = v.amin(dim=(-2, -1), keepdim=True)
-    high = v.amax(dim=(-2, -1), keepdim=True)
-    stretched = torch.floor((v - low) / (high - low) * 255 + 0.5)  # MATLAB round, values >= 0
-    all_zero = (high == 0) & (low == 0)
-    return torch.where(all_zero, v, stretched)
+    n = levels.shape[0]
+    low = levels.amin(dim=(-3, -2, -1)).view(n, 1)
+    high = levels.amax(dim=(-3, -2, -1)).view(n, 1)
+    table = torch.arange(256, dtype=levels.dtype, device=levels.device).expand(n, 256)
+    stretched = torch.floor((table - low) / (high - low) * 255 + 0.5)  # MATLAB round, values >= 0
+    stretched = torch.where((high == 0) & (low == 0), table, stretched)
+    return torch.gather(stretched, 1, levels.reshape(n, -1).long()).view_as(levels)
 
 
-def stretch_undefined(levels: torch.Tensor, n: int) -> torch.Tensor:
-    """Which of N (IR, VIS, fused) triples, stacked as 3N images, hold a constant nonzero image.
+def stretch_undefined(images: torch.Tensor, n: int) -> torch.Tensor:
+    """Which of N (IR, VIS, fused) triples, stacked as 3N stretched images, hold a constant nonzero image.
 
-    Such an image has no min-max stretch (:func:`normalize_to_levels` gives 0 / 0 = NaN),
-    so the reference's metric is NaN. Returns bool N.
+    Such an image has no min-max stretch: :func:`normalize_to_levels` makes every pixel
+    NaN (0 / 0), and so is the reference's metric. Returns bool N.
     """
-    low, high = levels.amin(dim=(-3, -2, -1)), levels.amax(dim=(-3, -2, -1))
-    return ((high == low) & (high != 0)).view(3, n).any(dim=0)
+    return torch.isnan(images.flatten(1)[:, 0]).view(3, n).any(dim=0)
 
 
 def frequency_radius(height: int, width: int, divisor: float, *, dtype: torch.dtype,
@@ -69,12 +70,27 @@ def frequency_radius(height: int, width: int, divisor: float, *, dtype: torch.dt
     return torch.sqrt(u * u + v * v)
 
 
-def _frequency_filter(x: torch.Tensor, response: torch.Tensor) -> torch.Tensor:
-    """Real part of ``ifft2(fft2(x) .* response)`` (MATLAB ``ifft2(ifftshift(fftshift(fft2(x)) .* S))``).
+def frequency_filter(x: torch.Tensor, half_response: torch.Tensor) -> torch.Tensor:
+    """Real part of ``ifft2(fft2(x) .* S)`` (MATLAB ``ifft2(ifftshift(fftshift(fft2(x)) .* S))``).
 
-    The responses here are even in frequency, so the imaginary part is float noise.
+    S is even in frequency (a function of r), so the imaginary part is float noise and
+    ``rfft2`` / ``irfft2`` give the real part directly; ``half_response`` is S on
+    ``rfft2``'s half grid, H x (W // 2 + 1).
+
+    Shape:
+        x: N x C x H x W; returns the same shape.
     """
-    return torch.fft.irfft2(torch.fft.rfft2(x) * response[..., : x.shape[-1] // 2 + 1], s=x.shape[-2:])
+    return torch.fft.irfft2(torch.fft.rfft2(x) * half_response, s=x.shape[-2:])
+
+
+@functools.lru_cache(maxsize=16)
+def _dog_csf(height: int, width: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The DoG contrast sensitivity S(r) = exp(-(r / f0)^2) - a exp(-(r / f1)^2) on ``rfft2``'s half grid.
+
+    Cached per image size (a test set has few sizes).
+    """
+    r = frequency_radius(height, width, _CSF_DIVISOR, dtype=dtype, device=device)[:, : width // 2 + 1]
+    return (torch.exp(-(r / _F0).pow(2)) - _A * torch.exp(-(r / _F1).pow(2))).contiguous()
 
 
 def _fft_size(n: int) -> int:
@@ -89,7 +105,7 @@ def _fft_size(n: int) -> int:
         n += 1
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=16)
 def _gaussian_kernel_spectra(height: int, width: int, *, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """``rfft2`` of the two contrast Gaussians G = exp(-r^2 / 2 sigma^2) / (2 pi sigma^2) (sigma 2 and 4,
     31 x 31 support, not normalised: the reference's ``gaussian2d``), centred on the origin of a
@@ -125,9 +141,9 @@ def _masked_contrast(x: torch.Tensor) -> torch.Tensor:
     padded = (_fft_size(height + _SUPPORT), _fft_size(width + _SUPPORT))
     spectra = _gaussian_kernel_spectra(*padded, dtype=x.dtype, device=x.device)
     filtered = torch.fft.irfft2(torch.fft.rfft2(x, s=padded) * spectra, s=padded)[..., :height, :width]
-    c = (filtered[:, :1] / filtered[:, 1:] - 1).abs()
+    c = (filtered[:, :1] / filtered[:, 1:]).sub_(1).abs_()  # in place: large fresh buffers are slow on CPU
     c_sq = c * c  # C^p / (h C^q + Z) with p = 3, q = 2, h = 1
-    return c_sq * c / (c_sq + _Z)
+    return c.mul_(c_sq).div_(c_sq.add_(_Z))
 
 
 def chen_blum(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
@@ -162,23 +178,23 @@ def chen_blum(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch
     """
     check_inputs(fused, ir, vis)
     n = fused.shape[0]
-    levels = torch.round(to_255(torch.cat([ir, vis, fused])))  # the reference reads uint8 images
+    levels = to_255(torch.cat([ir, vis, fused])).round_()  # the reference reads uint8 images
     images = normalize_to_levels(levels)
-    height, width = images.shape[-2:]
-    csf_r = frequency_radius(height, width, _CSF_DIVISOR, dtype=images.dtype, device=images.device)
-    csf = torch.exp(-(csf_r / _F0).pow(2)) - _A * torch.exp(-(csf_r / _F1).pow(2))
-    c_ir, c_vis, c_fused = _masked_contrast(_frequency_filter(images, csf)).split(n)
+    csf = _dog_csf(*images.shape[-2:], images.dtype, images.device)
+    c_ir, c_vis, c_fused = _masked_contrast(frequency_filter(images, csf)).split(n)
 
-    def preservation(c_src: torch.Tensor) -> torch.Tensor:  # min / max, 1 where both are 0
-        high = torch.maximum(c_src, c_fused)
-        return torch.where(high > 0, torch.minimum(c_src, c_fused) / high, 1.0)
+    def preservation(c_src: torch.Tensor) -> torch.Tensor:  # min / max, 1 where both are 0 (0 / 0)
+        return torch.minimum(c_src, c_fused).div_(torch.maximum(c_src, c_fused)).nan_to_num_(nan=1.0)
 
     q_ir, q_vis = preservation(c_ir), preservation(c_vis)
     energy_ir, energy_vis = c_ir * c_ir, c_vis * c_vis  # saliency lambda_S = energy_S / total
     total = energy_ir + energy_vis
-    quality = torch.where(total > 0, (energy_ir * q_ir + energy_vis * q_vis) / total, (q_ir + q_vis) / 2)
+    quality = energy_ir.mul_(q_ir).add_(energy_vis.mul_(q_vis)).div_(total)
+    no_saliency = total == 0
+    if no_saliency.any():  # both sources without contrast: equal weights
+        quality = torch.where(no_saliency, (q_ir + q_vis) / 2, quality)
     values = quality.flatten(1).mean(dim=1)
-    undefined = stretch_undefined(levels, n)
+    undefined = stretch_undefined(images, n)
     if undefined.any():
         warnings.warn(f"Qcb: a constant nonzero image cannot be min-max stretched (0 / 0) in "
                       f"{int(undefined.sum())} image(s): NaN", RuntimeWarning, stacklevel=2)
