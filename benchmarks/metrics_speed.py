@@ -15,10 +15,12 @@ compute the same thing. Best of ``--repeats`` runs.
 
   python benchmarks/metrics_speed.py --data-root ../shared/data
   python benchmarks/metrics_speed.py --data-root ../shared/data --quick      # 620 x 450 only, 1 run
-  OMP_WAIT_POLICY=PASSIVE python benchmarks/metrics_speed.py ...             # on a busy shared machine
+  python benchmarks/metrics_speed.py --data-root ../shared/data --threads 1 --clock cpu   # on a busy machine
 
 On a machine shared with other jobs, OpenMP threads that spin while waiting make
-every small torch op slow: pass ``--threads 1`` or set ``OMP_WAIT_POLICY=PASSIVE``.
+every small torch op slow (pass ``--threads 1`` or set ``OMP_WAIT_POLICY=PASSIVE``),
+and wall times mostly measure the other jobs: ``--clock cpu`` times this process's
+CPU use instead (meaningful with one thread; the CUDA timings stay wall times).
 """
 
 from __future__ import annotations
@@ -373,14 +375,14 @@ def base_fmi(f, a, b, feature: str, windows: int):
     Returns (their mean, windows done, all windows, the estimated seconds for the whole image: the
     feature transform plus the loop time scaled by the window count).
     """
-    start = time.perf_counter()
+    start = CLOCK()
     af, bf, ff = (_np_fmi_features(x, feature) for x in (a, b, f))
-    feature_seconds = time.perf_counter() - start
+    feature_seconds = CLOCK() - start
     rows, cols = af.shape[0] - 2, af.shape[1] - 2
     done = min(windows, rows * cols)
-    start = time.perf_counter()
+    start = CLOCK()
     values = [_fmi_window_reference(af, bf, ff, 1 + k // cols, 1 + k % cols) for k in range(done)]
-    loop_seconds = time.perf_counter() - start
+    loop_seconds = CLOCK() - start
     return float(np.mean(values)), done, rows * cols, feature_seconds + loop_seconds * rows * cols / done
 
 
@@ -394,16 +396,24 @@ BASELINES: dict[str, Callable] = {
 
 # ---------------------------------------------------------------------------------------------------------
 
+#: The clock every timing uses: wall time, or with ``--clock cpu`` the CPU time of this process (all threads),
+#: which on a machine shared with other jobs is the closer estimate of the time on an idle one (single thread).
+CLOCK: Callable[[], float] = time.perf_counter
+
+
 def _best_time(fn: Callable, repeats: int, device: torch.device | None = None):
+    """(best time of ``repeats`` calls, the last value); CUDA calls are synchronised and always wall-timed."""
+    cuda = device is not None and device.type == "cuda"
+    clock = time.perf_counter if cuda else CLOCK
     best, value = math.inf, None
     for _ in range(repeats):
-        if device is not None and device.type == "cuda":
+        if cuda:
             torch.cuda.synchronize(device)
-        start = time.perf_counter()
+        start = clock()
         value = fn()
-        if device is not None and device.type == "cuda":
+        if cuda:
             torch.cuda.synchronize(device)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, clock() - start)
     return best, value
 
 
@@ -489,18 +499,23 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per metric (best is kept)")
     parser.add_argument("--fmi-windows", type=int, default=2000, help="windows the baseline FMI loop runs on")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time, or this process's CPU time (with --threads 1: the single-core time a "
+                             "shared, busy machine does not distort)")
     parser.add_argument("--batch", type=int, default=8, help="CUDA batch size")
     parser.add_argument("--no-cuda", action="store_true", help="skip the CUDA timings even when a GPU is present")
     parser.add_argument("--out", default=None, help="write all timings as JSON here")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     names = metrics.list_metrics() if args.metrics == "all" else [n.strip() for n in args.metrics.split(",")]
     repeats, fmi_windows = (1, min(args.fmi_windows, 300)) if args.quick else (args.repeats, args.fmi_windows)
     sizes = {"620x450": SIZES["620x450"]} if args.quick else SIZES
     data_root = resolve_data_root(args.data_root)
     print(f"metric speed: torch {torch.__version__}, {torch.get_num_threads()} CPU threads, numpy {np.__version__}, "
-          f"scipy {scipy.__version__}; {len(names)} metrics")
+          f"scipy {scipy.__version__}; {len(names)} metrics; {args.clock} clock")
     results = []
     for label, pair_id in sizes.items():
         images = load_triplet(data_root, pair_id)
