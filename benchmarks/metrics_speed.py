@@ -1,6 +1,7 @@
 """Metric suite speed: ivif-bench's torch metrics against a straightforward numpy / scipy baseline, per image.
 
-Times every metric registered in the default convention (``metrics.list_metrics()``)
+Times every metric registered in the default convention (``metrics.list_metrics()``; ``--convention
+NAME|all`` times another convention's, or all of them)
 on real TNO pairs at 620 x 450 (pair 16) and 768 x 576 (pair 1), fused by the
 DIDFuse authors' released outputs, one image at a time on CPU (float64), and
 batched on CUDA when present. In the same run it times a plain implementation of
@@ -428,20 +429,32 @@ def load_triplet(data_root: Path, pair_id: str) -> tuple[np.ndarray, np.ndarray,
     return fused, ir, vis
 
 
-def benchmark_size(label: str, images, names: list[str], repeats: int, fmi_windows: int) -> list[dict]:
+def _has_baseline(name: str, convention: str) -> bool:
+    """The baselines here implement the default formulas: a convention's metric has one only if it is the default."""
+    return (name in metrics.list_metrics() and (name in BASELINES or name in FMI_FEATURES)
+            and metrics.get_metric_info(name, convention).functional is metrics.get_metric_info(name).functional)
+
+
+def benchmark_size(label: str, images, names: list[str], repeats: int, fmi_windows: int,
+                   convention: str = "default") -> list[dict]:
     fused, ir, vis = images
     tensors = [to_tensor(x)[None] for x in images]
     # the baseline sees exactly the values the torch metrics compute from: 255 x of the float32 images
     levels = [(t[0, 0].double() * 255).numpy() for t in tensors]
     rows = []
-    print(f"\n{label}: TNO, {fused.shape[1]} x {fused.shape[0]}, CPU, one image, float64, best of {repeats}")
+    print(f"\n{label}: TNO, {fused.shape[1]} x {fused.shape[0]}, CPU, one image, float64, best of {repeats}, "
+          f"convention {convention}")
     print(f"{'metric':<10} {'ours ms':>10} {'baseline ms':>12} {'speed-up':>9}   {'ours':>12} {'baseline':>12}  note")
     for name in names:
-        info = metrics.get_metric_info(name)
+        info = metrics.get_metric_info(name, convention)
         ours_s, ours_v = _best_time(lambda: info.functional(*tensors).item(), repeats)
-        row = dict(size=label, metric=name, ours_s=ours_s, ours_value=ours_v, baseline_s=None,
-                   baseline_value=None, note="")
-        if name in FMI_FEATURES:
+        row = dict(size=label, convention=convention, metric=name, ours_s=ours_s, ours_value=ours_v,
+                   baseline_s=None, baseline_value=None, note="")
+        if not _has_baseline(name, convention):
+            row["note"] = ("no baseline in this script" if convention == "default" else
+                           f"{convention} formula (checked against its reference by benchmarks/octave_reference.py)")
+            shown = ours_v
+        elif name in FMI_FEATURES:
             feature = FMI_FEATURES[name]
             base_v, done, total, row["baseline_s"] = base_fmi(*levels, feature=feature, windows=fmi_windows)
             # compare over the same windows: ours per window
@@ -451,12 +464,9 @@ def benchmark_size(label: str, images, names: list[str], repeats: int, fmi_windo
             row["baseline_value"] = base_v
             row["note"] = f"baseline loop timed on {done} of {total} windows, scaled x{total / done:.0f}"
             shown = row["ours_value_same_windows"]
-        elif name in BASELINES:
+        else:
             base_s, base_v = _best_time(lambda: BASELINES[name](*levels), max(1, min(repeats, 2)))
             row.update(baseline_s=base_s, baseline_value=base_v)
-            shown = ours_v
-        else:
-            row["note"] = "no baseline in this script"
             shown = ours_v
         ratio = row["baseline_s"] / ours_s if row["baseline_s"] else math.nan
         base_ms = f"{row['baseline_s'] * 1000:12.1f}" if row["baseline_s"] else f"{'-':>12}"
@@ -468,23 +478,26 @@ def benchmark_size(label: str, images, names: list[str], repeats: int, fmi_windo
     ours_total = sum(r["ours_s"] for r in compared)
     base_total = sum(r["baseline_s"] for r in compared)
     fmi_rows = [r for r in rows if r["metric"] in FMI_FEATURES]
-    print(f"{'suite':<10} {ours_total * 1000:10.1f} {base_total * 1000:12.1f} {base_total / ours_total:8.1f}x   "
+    ratio_total = base_total / ours_total if ours_total else math.nan
+    print(f"{'suite':<10} {ours_total * 1000:10.1f} {base_total * 1000:12.1f} {ratio_total:8.1f}x   "
           f"({len(compared)} metrics with a baseline; all {len(rows)}: {sum(r['ours_s'] for r in rows):.2f} s)")
     if fmi_rows:
         print("FMI per variant (s): " + ", ".join(f"{r['metric']} {r['ours_s']:.2f}" for r in fmi_rows))
     return rows
 
 
-def benchmark_cuda(label: str, images, names: list[str], repeats: int, batch: int) -> list[dict]:
+def benchmark_cuda(label: str, images, names: list[str], repeats: int, batch: int,
+                   convention: str = "default") -> list[dict]:
     device = torch.device("cuda")
     tensors = [to_tensor(x)[None].expand(batch, -1, -1, -1).contiguous().to(device) for x in images]
-    print(f"\n{label}: {torch.cuda.get_device_name(device)}, batch {batch}, float32, per image")
+    print(f"\n{label}: {torch.cuda.get_device_name(device)}, batch {batch}, float32, per image, "
+          f"convention {convention}")
     rows = []
     for name in names:
-        info = metrics.get_metric_info(name)
+        info = metrics.get_metric_info(name, convention)
         info.functional(*tensors)  # warm-up (kernels, caches)
         seconds, _ = _best_time(lambda: info.functional(*tensors), repeats, device)
-        rows.append(dict(size=label, metric=name, cuda_s_per_image=seconds / batch))
+        rows.append(dict(size=label, convention=convention, metric=name, cuda_s_per_image=seconds / batch))
         print(f"{name:<10} {seconds / batch * 1000:10.2f} ms", flush=True)
     print(f"{'suite':<10} {sum(r['cuda_s_per_image'] for r in rows) * 1000:10.2f} ms per image")
     return rows
@@ -494,7 +507,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", default=None,
                         help="data root (default: $IVIF_BENCH_DATA, else the user cache dir)")
-    parser.add_argument("--metrics", default="all", help="comma-separated names (default: every default metric)")
+    parser.add_argument("--metrics", default="all", help="comma-separated names (default: every metric)")
+    parser.add_argument("--convention", default="default",
+                        help="metric convention (default, vifb, cddfuse, tang) or 'all'; baselines exist for the "
+                             "default formulas only")
     parser.add_argument("--quick", action="store_true", help="620 x 450 only, one run, a shorter FMI baseline loop")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per metric (best is kept)")
     parser.add_argument("--fmi-windows", type=int, default=2000, help="windows the baseline FMI loop runs on")
@@ -510,7 +526,12 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
-    names = metrics.list_metrics() if args.metrics == "all" else [n.strip() for n in args.metrics.split(",")]
+    conventions = metrics.list_conventions() if args.convention == "all" else [args.convention]
+    requested = None if args.metrics == "all" else [n.strip() for n in args.metrics.split(",")]
+    plan = {c: [n for n in metrics.list_metrics(c) if requested is None or n in requested] for c in conventions}
+    if requested is not None and len(conventions) == 1:
+        plan[args.convention] = requested  # an unknown name fails with the convention's list
+    names = [n for c in conventions for n in plan[c]]
     repeats, fmi_windows = (1, min(args.fmi_windows, 300)) if args.quick else (args.repeats, args.fmi_windows)
     sizes = {"620x450": SIZES["620x450"]} if args.quick else SIZES
     data_root = resolve_data_root(args.data_root)
@@ -519,9 +540,10 @@ def main(argv=None) -> int:
     results = []
     for label, pair_id in sizes.items():
         images = load_triplet(data_root, pair_id)
-        results += benchmark_size(label, images, names, repeats, fmi_windows)
-        if torch.cuda.is_available() and not args.no_cuda:
-            results += benchmark_cuda(label, images, names, repeats, args.batch)
+        for convention in conventions:
+            results += benchmark_size(label, images, plan[convention], repeats, fmi_windows, convention)
+            if torch.cuda.is_available() and not args.no_cuda:
+                results += benchmark_cuda(label, images, plan[convention], repeats, args.batch, convention)
     if args.out:
         with atomic_write(args.out) as handle:
             json.dump(results, handle, indent=1)
