@@ -301,9 +301,12 @@ def plot_qualitative(rows: Sequence[QualitativeRow], out_stem: str | os.PathLike
     return save_figure(qualitative_figure(rows, inset_corner), out_stem, formats)
 
 
+KINDS = ("bars", "per_image", "qualitative")
+
+
 def plot_run(run_dir: str | os.PathLike, *, pairs: Mapping[str, Sequence[str]] | None = None,
              methods: Sequence[str] | None = None, out_dir: str | os.PathLike | None = None,
-             formats: Sequence[str] = FORMATS) -> list[Path]:
+             kinds: Sequence[str] = KINDS, formats: Sequence[str] = FORMATS) -> list[Path]:
     """Every plot of a run dir, from its ``results.csv`` and fused images; returns the files written.
 
     Args:
@@ -312,6 +315,7 @@ def plot_run(run_dir: str | os.PathLike, *, pairs: Mapping[str, Sequence[str]] |
             first evaluated pair of each test set.
         methods: methods to show (default all in the run).
         out_dir: default ``run_dir/plots``.
+        kinds: which plots: ``bars``, ``per_image``, ``qualitative`` (default all three).
     """
     from benchmarks.leaderboard import read_results, summarize
     from benchmarks.runner import RunLayout
@@ -324,11 +328,18 @@ def plot_run(run_dir: str | os.PathLike, *, pairs: Mapping[str, Sequence[str]] |
             raise ValueError(f"{run_dir}: no results for method(s) {', '.join(unknown)}; "
                              f"the run has {', '.join(method_order(results['method']))}")
         results = results[results["method"].isin(methods)]
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        raise ValueError(f"unknown plot kind(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
     out_dir = Path(out_dir) if out_dir is not None else layout.plots
-    paths = plot_bars(summarize(results), out_dir, formats)
-    paths += plot_per_image(results, out_dir, formats)
-    rows = layout.qualitative_rows(pairs, method_order(results["method"]))
-    if rows:
-        paths += plot_qualitative(rows, out_dir / "qualitative", formats=formats)
+    paths: list[Path] = []
+    if "bars" in kinds:
+        paths += plot_bars(summarize(results), out_dir, formats)
+    if "per_image" in kinds:
+        paths += plot_per_image(results, out_dir, formats)
+    if "qualitative" in kinds:
+        rows = layout.qualitative_rows(pairs, method_order(results["method"]))
+        if rows:
+            paths += plot_qualitative(rows, out_dir / "qualitative", formats=formats)
     return paths
 

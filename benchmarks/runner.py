@@ -336,7 +336,7 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
             ``runs/<profile>`` (``runs/<profile>-sample`` on the sample).
         announce: called first with the one line saying which data the run uses.
     """
-    from datamodules.datasets import load_pairs
+    from datamodules.datasets import list_datasets, load_pairs
     from lightning_modules import get_method_class, list_methods
 
     profile = profiles.get_profile(options.profile)
@@ -404,7 +404,7 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
         options.out = Path("runs") / f"{options.profile}{'-sample' if sample else ''}"
     options.out = Path(options.out)
     if options.download:
-        from datamodules.datasets import get_dataset, list_datasets
+        from datamodules.datasets import get_dataset
         from datamodules.download import download
 
         registered_data = set(list_datasets(embedded=False))
@@ -433,7 +433,7 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
         if needs_data:
             data = plan.resolved_config(method.name, seeds[0])["data"]["init_args"]
             train_name = data.get("train_dataset")
-            if train_name:
+            if train_name in list_datasets():  # a folder is checked by the data module itself
                 try:
                     load_pairs(train_name, data.get("data_root"), data.get("train_ids"))
                 except (FileNotFoundError, KeyError, ValueError) as err:

@@ -27,12 +27,12 @@ def test_runner_trains_didfuse_on_two_ddp_processes(tmp_path, data_root):
     out = tmp_path / "ddp"
     command = [sys.executable, "-m", "benchmarks.cli", "run", "--methods", "didfuse", "--profile", "smoke",
                "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--datasets", "sample_tno",
-               "--limit-pairs", "1", "--metrics", "EN", "--max-steps", "2", "--data-root", str(data_root),
+               "--limit-pairs", "1", "--metrics", "EN", "--max-steps", "1", "--data-root", str(data_root),
                "--out", str(out), "--wandb", "disabled", "--no-plots", "--no-progress"]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=420)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     training = json.loads((out / "units" / "didfuse" / "seed0" / "training.json").read_text())
-    assert training["world_size"] == 2 and training["strategy"] == "DDPStrategy" and training["global_step"] == 2
+    assert training["world_size"] == 2 and training["strategy"] == "DDPStrategy" and training["global_step"] == 1
     assert "GLOBAL_RANK: 1" in done.stdout + done.stderr  # the second rank really ran
     assert done.stdout.count("done didfuse/seed0/sample_tno") == 1  # only rank 0 fuses, evaluates and writes
     assert done.stdout.splitlines()[0].startswith("data: sample_tno")

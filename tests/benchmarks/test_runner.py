@@ -143,9 +143,7 @@ def test_a_profile_without_the_methods_config_is_refused(tmp_path, capsys, monke
 def test_killed_run_resumes_without_redoing_units(tmp_path, data_root):
     """Kill a real run after its first finished unit; the rerun skips it and ends like an uninterrupted run."""
     killed, fresh = tmp_path / "killed", tmp_path / "fresh"
-    args = run_args(killed, "--ids", "8,10", "--limit-pairs", "2", "--data-root", str(data_root),
-                    datasets="tno,flir,nir")
-    args[args.index("--metrics") + 1] = "EN,SD,SF,MI"
+    args = run_args(killed, "--ids", "8", "--data-root", str(data_root), datasets="tno,flir,nir")
     process = subprocess.Popen([sys.executable, "-m", "benchmarks.cli", *args], cwd=REPO,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -165,7 +163,7 @@ def test_killed_run_resumes_without_redoing_units(tmp_path, data_root):
     assert {p: p.stat().st_mtime_ns for p in first} == first  # finished units untouched
     assert len(list(killed.glob("units/*/seed0/*.done.json"))) == 6
     results = pd.read_csv(killed / "results.csv", dtype={"image": str})
-    assert len(results) == 2 * 3 * 2 * 4 and not results.duplicated(KEY).any()
+    assert len(results) == 2 * 3 * 1 * 3 and not results.duplicated(KEY).any()
 
     fresh_args = list(args)
     fresh_args[fresh_args.index("--out") + 1] = str(fresh)
