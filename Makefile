@@ -23,7 +23,7 @@ test: $(STAMP)
 	WANDB_MODE=offline $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/ivif-bench run --profile quick $(BENCH_ARGS)
+	@$(BIN)/ivif-bench run --profile quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info
