@@ -7,7 +7,6 @@ with cheap metrics; one test trains DIDFuse for 2 steps under its smoke config.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
