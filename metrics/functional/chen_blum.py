@@ -140,10 +140,13 @@ def _masked_contrast(x: torch.Tensor) -> torch.Tensor:
     height, width = x.shape[-2:]
     padded = (_fft_size(height + _SUPPORT), _fft_size(width + _SUPPORT))
     spectra = _gaussian_kernel_spectra(*padded, dtype=x.dtype, device=x.device)
-    filtered = torch.fft.irfft2(torch.fft.rfft2(x, s=padded) * spectra, s=padded)[..., :height, :width]
-    c = (filtered[:, :1] / filtered[:, 1:]).sub_(1).abs_()  # in place: large fresh buffers are slow on CPU
-    c_sq = c * c  # C^p / (h C^q + Z) with p = 3, q = 2, h = 1
-    return c.mul_(c_sq).div_(c_sq.add_(_Z))
+    out = torch.empty_like(x)
+    for image, result in zip(x.split(1), out.split(1)):  # one image at a time: small buffers are reused
+        filtered = torch.fft.irfft2(torch.fft.rfft2(image, s=padded) * spectra, s=padded)[..., :height, :width]
+        c = (filtered[:, :1] / filtered[:, 1:]).sub_(1).abs_()  # in place: fresh large buffers are slow on CPU
+        c_sq = c * c  # C^p / (h C^q + Z) with p = 3, q = 2, h = 1
+        torch.div(c.mul_(c_sq), c_sq.add_(_Z), out=result)
+    return out
 
 
 def chen_blum(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
