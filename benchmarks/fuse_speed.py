@@ -3,7 +3,8 @@
 Each method fuses TNO pair 16 (620 x 450 pixels, W x H, the common TNO size)
 at batch 1 in eval mode under ``torch.no_grad()``; after ``--warmup`` untimed
 runs, ``--repeats`` runs are timed (CUDA synchronised) and the median gives
-pairs / s. Runs on CPU and, when present, on CUDA. The weights are freshly
+pairs / s (process CPU time per pair beside it: on a loaded machine the wall
+clock mostly measures the other processes). Runs on CPU and, when present, on CUDA. The weights are freshly
 initialised: the time does not depend on their values, so no checkpoint is
 needed.
 
@@ -26,22 +27,24 @@ from lightning_modules import create_method, list_methods
 
 
 def throughput(method: str, ir: torch.Tensor, vis: torch.Tensor, device: torch.device,
-               warmup: int = 1, repeats: int = 3) -> float:
-    """Pairs per second of ``method`` fusing ``ir`` / ``vis`` (1 x 1 x H x W) on ``device`` (median of ``repeats``)."""
+               warmup: int = 1, repeats: int = 3) -> tuple[float, float]:
+    """Pairs per second of ``method`` fusing ``ir`` / ``vis`` (1 x 1 x H x W) on ``device``, from the median
+    wall-clock time of ``repeats`` runs, and the median process CPU seconds per pair."""
     model = create_method(method).eval().to(device)
     ir, vis = ir.to(device), vis.to(device)
-    times = []
+    times, cpu_times = [], []
     with torch.no_grad():
         for run in range(warmup + repeats):
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             model.fuse(ir, vis)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             if run >= warmup:
                 times.append(time.perf_counter() - start)
-    return 1.0 / statistics.median(times)
+                cpu_times.append(time.process_time() - cpu_start)
+    return 1.0 / statistics.median(times), statistics.median(cpu_times)
 
 
 def main(argv=None) -> int:
@@ -67,8 +70,9 @@ def main(argv=None) -> int:
         device = torch.device(device_name)
         label = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
         for method in methods:
-            rate = throughput(method, ir, vis, device, args.warmup, args.repeats)
-            print(f"{label:<28} {method:<16} {rate:10.2f} pairs/s  ({1000 / rate:9.1f} ms/pair)")
+            rate, cpu = throughput(method, ir, vis, device, args.warmup, args.repeats)
+            print(f"{label:<28} {method:<16} {rate:10.2f} pairs/s  ({1000 / rate:9.1f} ms/pair; "
+                  f"process CPU {1000 * cpu:9.1f} ms/pair)")
     return 0
 
 

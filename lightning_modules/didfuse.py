@@ -126,9 +126,11 @@ class DIDFuse(FusionModule):
         decomp_norm: ``"l1"`` mean |difference| (code) or ``"l2"`` mean squared
             difference (the paper's squared L2 norm, normalised by the element count).
         lr: Adam learning rate (1e-3).
-        lr_milestones: epochs at which the learning rate is multiplied by ``lr_gamma``
-            (the paper: [40, 80] of 120 epochs).
+        lr_milestones: epochs (or steps, see ``lr_interval``) at which the learning
+            rate is multiplied by ``lr_gamma`` (the paper: epochs [40, 80] of 120).
         lr_gamma: step factor (0.1).
+        lr_interval: ``"epoch"`` (the paper) or ``"step"``: what ``lr_milestones`` count,
+            for runs shorter than an epoch.
     """
 
     def __init__(
@@ -144,12 +146,15 @@ class DIDFuse(FusionModule):
         lr: float = 1e-3,
         lr_milestones: Sequence[int] = (40, 80),
         lr_gamma: float = 0.1,
+        lr_interval: str = "epoch",
     ) -> None:
         super().__init__()
         if fusion_strategy not in FUSION_STRATEGIES:
             raise ValueError(f"fusion_strategy must be one of {FUSION_STRATEGIES}, got {fusion_strategy!r}")
         if decomp_norm not in ("l1", "l2"):
             raise ValueError(f"decomp_norm must be 'l1' or 'l2', got {decomp_norm!r}")
+        if lr_interval not in ("epoch", "step"):
+            raise ValueError(f"lr_interval must be 'epoch' or 'step', got {lr_interval!r}")
         if len(gammas) != 4:
             raise ValueError(f"gammas must be four numbers (gamma1..gamma4), got {list(gammas)}")
         self.save_hyperparameters()
@@ -257,7 +262,7 @@ class DIDFuse(FusionModule):
         hp = self.hparams
         optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr)
         scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(hp.lr_milestones), gamma=hp.lr_gamma)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": hp.lr_interval}}
 
 
 def _read_official_state(path: str | Path, module: nn.Module) -> dict[str, torch.Tensor]:

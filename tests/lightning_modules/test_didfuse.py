@@ -57,6 +57,22 @@ def test_bad_hyper_parameters_are_refused():
         DIDFuse(fusion_strategy="max")
     with pytest.raises(ValueError, match="decomp_norm"):
         DIDFuse(decomp_norm="l3")
+    with pytest.raises(ValueError, match="lr_interval"):
+        DIDFuse(lr_interval="batch")
+
+
+@pytest.mark.parametrize("interval", ["epoch", "step"])
+def test_learning_rate_schedule(interval):
+    """Adam at lr, x lr_gamma at each milestone, counted in epochs (the paper) or steps."""
+    config = DIDFuse(lr=1e-3, lr_milestones=(2, 4), lr_interval=interval).configure_optimizers()
+    assert config["lr_scheduler"]["interval"] == interval
+    optimizer, scheduler = config["optimizer"], config["lr_scheduler"]["scheduler"]
+    rates = []
+    for _ in range(5):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates == pytest.approx([1e-3, 1e-3, 1e-4, 1e-4, 1e-5])
 
 
 @pytest.mark.parametrize("decomp_norm", ["l1", "l2"])
