@@ -182,14 +182,19 @@ def _marginal(normalised: torch.Tensor, size: int) -> _Marginal:
                      _neg_xlog2x(pdf).sum(dim=0))
 
 
+# Windows per block of the bins x bins work on CPU: 2 x 81 x 2048 float64 (2.6 MB) stay in cache, which makes
+# FMI ~1.3x faster than one block per chunk (accelerators take the whole chunk).
+_CPU_BLOCK = 2048
+
+
 def _fmi_pair(x: _Marginal, f: _Marginal, cells: torch.Tensor) -> torch.Tensor:
     """FMI of the source and fused windows whose marginals are ``x`` and ``f``: Tensor[M].
 
-    ``cells`` is a 2 x bins x bins x (>= M) workspace for the joint-pdf work, reused across chunks: fresh
-    multi-megabyte tensors per operation would cost more in page faults than in arithmetic.
+    ``cells`` is a 2 x bins x bins x B workspace for the joint-pdf work, done B windows at a time and reused
+    across blocks: small enough to stay in cache, and fresh multi-megabyte tensors per operation would cost
+    more in page faults than in arithmetic.
     """
     bins, count = x.pdf.shape
-    joint, scratch = cells[0, ..., :count], cells[1, ..., :count]
 
     # Pearson correlation of the two pdfs, with MATLAB's left-to-right sums.
     cross = _sequential_sum(x.deviation * f.deviation)
@@ -203,24 +208,32 @@ def _fmi_pair(x: _Marginal, f: _Marginal, cells: torch.Tensor) -> torch.Tensor:
     f_prev = torch.cat([zero, f.cdf[:-1]])
     x_low = torch.where(upper, x_prev, 1 - x.cdf)
     x_high = torch.where(upper, x.cdf, 1 - x_prev)
-    mass = torch.minimum(f.cdf.unsqueeze(1), x_high.unsqueeze(0), out=joint)
-    mass.sub_(torch.maximum(f_prev.unsqueeze(1), x_low.unsqueeze(0), out=scratch)).clamp_min_(0)
-
-    # Bound covariance sum_ij C(F_i, X_j) - F_i X_j, C = min(u, v) (upper) or max(u + v - 1, 0) (lower).
-    # C(F_i, X_j) is the bound's mass below F_i and (beyond 1 -) X_j: the cells (k <= i, l <= j), so
-    # sum_ij C(F_i, X_j) = sum_kl mass_kl (bins + 1 - k)(bins + 1 - l) (equal to fmi.m's double loop up
-    # to float rounding).
-    ranks = torch.arange(bins, 0, -1, dtype=mass.dtype, device=mass.device)
-    bound_sum = torch.mv(mass.view(bins * bins, count).T, torch.outer(ranks, ranks).flatten())
-    cov_bound = bound_sum - f.cdf.sum(dim=0) * x.cdf.sum(dim=0)
+    cdf_product = f.cdf.sum(dim=0) * x.cdf.sum(dim=0)
     degenerate = (x.sd == 0) | (f.sd == 0) | (corr == 0)
-    weight = torch.where(degenerate, 0.0, corr / torch.where(degenerate, 1.0, cov_bound / (f.sd * x.sd)))
-
-    # Nelsen's joint pdf weight * mass + (1 - weight) f_i x_j and -sum p log2|p| (0 log 0 = 0). p < 0 happens
-    # where the weight leaves [0, 1]; MATLAB's real(-p log2(p)) is then -p log2|p|.
-    joint = mass.mul_(weight).addcmul_(((1 - weight) * f.pdf).unsqueeze(1), x.pdf.unsqueeze(0))
-    logs = torch.abs(joint, out=scratch).clamp_min_(torch.finfo(joint.dtype).tiny).log_().mul_(joint)
-    joint_entropy = logs.sum(dim=(0, 1)) * (-1 / math.log(2))
+    sd_product = f.sd * x.sd
+    ranks = torch.arange(bins, 0, -1, dtype=x.pdf.dtype, device=x.pdf.device)
+    rank_products = torch.outer(ranks, ranks).flatten()
+    joint_entropy = torch.empty_like(corr)
+    block = cells.shape[-1]
+    for start in range(0, count, block):
+        part = slice(start, min(start + block, count))
+        size = part.stop - part.start
+        joint, scratch = cells[0, ..., :size], cells[1, ..., :size]
+        # Bound covariance sum_ij C(F_i, X_j) - F_i X_j, C = min(u, v) (upper) or max(u + v - 1, 0) (lower).
+        # C(F_i, X_j) is the bound's mass below F_i and (beyond 1 -) X_j: the cells (k <= i, l <= j), so
+        # sum_ij C(F_i, X_j) = sum_kl mass_kl (bins + 1 - k)(bins + 1 - l) (equal to fmi.m's double loop up
+        # to float rounding).
+        mass = torch.minimum(f.cdf[:, None, part], x_high[None, :, part], out=joint)
+        mass.sub_(torch.maximum(f_prev[:, None, part], x_low[None, :, part], out=scratch)).clamp_min_(0)
+        cov_bound = torch.mv(mass.view(bins * bins, size).T, rank_products) - cdf_product[part]
+        flat = degenerate[part]
+        weight = torch.where(flat, 0.0, corr[part] / torch.where(flat, 1.0, cov_bound / sd_product[part]))
+        # Nelsen's joint pdf weight * mass + (1 - weight) f_i x_j and -sum p log2|p| (0 log 0 = 0). p < 0
+        # happens where the weight leaves [0, 1]; MATLAB's real(-p log2(p)) is then -p log2|p|.
+        joint = mass.mul_(weight).addcmul_(((1 - weight) * f.pdf[:, part]).unsqueeze(1), x.pdf[None, :, part])
+        logs = torch.abs(joint, out=scratch).clamp_min_(torch.finfo(joint.dtype).tiny).log_().mul_(joint)
+        torch.sum(logs, dim=(0, 1), out=joint_entropy[part])
+    joint_entropy *= -1 / math.log(2)
 
     mutual = x.entropy + f.entropy - joint_entropy
     return torch.where(mutual == 0, 0.0, 2 * mutual / torch.where(mutual == 0, 1.0, x.entropy + f.entropy))
@@ -240,14 +253,14 @@ def _fmi_windows(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor, size: int, c
 
 
 def feature_mutual_information(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, *, feature: str = "none",
-                               window_size: int = 3, chunk_size: int = 8192) -> torch.Tensor:
+                               window_size: int = 3, chunk_size: int = 16384) -> torch.Tensor:
     """Fast FMI of ``fmi.m``: mean over windows of (FMI(IR, F) + FMI(VIS, F)) / 2, in [0, 1], higher is better.
 
     Args:
         fused, ir, vis: N x 1 x H x W float tensors in [0, 1]; evaluated on the gray levels round(255 x).
         feature: ``"none"`` (pixels), ``"dct"`` or ``"wavelet"`` (see the module docstring for the deviation).
         window_size: odd sliding-window size w (3).
-        chunk_size: windows processed together (memory ~ 100 * chunk_size * 8 bytes per tensor); changes
+        chunk_size: windows processed together (memory ~ 9 * chunk_size * 8 bytes per tensor); changes
             the result by float rounding only.
 
     Returns:
@@ -269,7 +282,7 @@ def feature_mutual_information(fused: torch.Tensor, ir: torch.Tensor, vis: torch
 
 
 def fmi_map(ir_features: torch.Tensor, vis_features: torch.Tensor, fused_features: torch.Tensor, *,
-            window_size: int = 3, chunk_size: int = 8192) -> torch.Tensor:
+            window_size: int = 3, chunk_size: int = 16384) -> torch.Tensor:
     """Per-window (FMI(A, F) + FMI(B, F)) / 2 of feature images (``fmi.m``'s ``fmi_map``).
 
     Args:
@@ -281,7 +294,8 @@ def fmi_map(ir_features: torch.Tensor, vis_features: torch.Tensor, fused_feature
     n, height, width = fused_features.shape[0], fused_features.shape[-2], fused_features.shape[-1]
     wa, wb, wf = (_windows(t, window_size) for t in (ir_features, vis_features, fused_features))
     bins, total = wa.shape
-    cells = wa.new_empty(2, bins, bins, min(chunk_size, total))
+    block = _CPU_BLOCK if wa.device.type == "cpu" else chunk_size
+    cells = wa.new_empty(2, bins, bins, min(block, chunk_size, total))
     values = torch.cat([_fmi_windows(wa[:, i:i + chunk_size], wb[:, i:i + chunk_size], wf[:, i:i + chunk_size],
                                      window_size, cells) for i in range(0, total, chunk_size)])
     return values.view(n, height - window_size + 1, width - window_size + 1)
