@@ -107,7 +107,8 @@ def _min_size(scales: int) -> int:
     return size
 
 
-def multiscale_ssim(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+def multiscale_ssim(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, *,
+                    normalize: str | None = None) -> torch.Tensor:
     """MS_SSIM = (MS-SSIM(F, IR) + MS-SSIM(F, VIS)) / 2, Wang's multi-scale SSIM (``msssim.m``).
 
     5 scales, weights (0.0448, 0.2856, 0.3001, 0.2363, 0.1333); at each scale the mean of
@@ -119,6 +120,12 @@ def multiscale_ssim(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) ->
     some scale (a fractional power of it is undefined; MATLAB returns a complex number),
     give NaN with a warning.
 
+    ``normalize`` follows torchmetrics' ``multiscale_structural_similarity_index_measure``
+    (outside Wang's definition, for a defined value everywhere): ``"relu"`` clamps each
+    scale's mean term at 0 (an undefined term then makes that source's MS-SSIM 0),
+    ``"simple"`` maps each term t to (t + 1) / 2. Where no term is negative, ``"relu"``
+    equals the default exactly.
+
     Shape:
         fused, ir, vis: N x 1 x H x W in [0, 1]; returns N values (float64 on CPU).
 
@@ -129,6 +136,8 @@ def multiscale_ssim(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) ->
         tensor([1.], dtype=torch.float64)
     """
     check_inputs(fused, ir, vis)
+    if normalize not in (None, "relu", "simple"):
+        raise ValueError(f"normalize must be None, 'relu' or 'simple', got {normalize!r}")
     height, width = fused.shape[-2:]
     minimum = _min_size(len(MS_SSIM_WEIGHTS))
     if height < minimum or width < minimum:
@@ -139,7 +148,12 @@ def multiscale_ssim(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) ->
     for scale, weight in enumerate(MS_SSIM_WEIGHTS):
         last = scale == len(MS_SSIM_WEIGHTS) - 1
         terms = [m[0] if last else m[1] for m in ssim_maps(f, [a, b])]
-        term_a, term_b = (t.flatten(1).mean(dim=1).pow(weight) for t in terms)
+        means = [t.flatten(1).mean(dim=1) for t in terms]
+        if normalize == "relu":
+            means = [torch.relu(m) for m in means]
+        elif normalize == "simple":
+            means = [(m + 1) / 2 for m in means]
+        term_a, term_b = (m.pow(weight) for m in means)
         product_a = term_a if product_a is None else product_a * term_a
         product_b = term_b if product_b is None else product_b * term_b
         if not last:

@@ -13,6 +13,7 @@ from skimage.metrics import structural_similarity
 from torchmetrics.functional.image import (multiscale_structural_similarity_index_measure,
                                            structural_similarity_index_measure)
 
+import metrics
 from datamodules.io import read_image
 from metrics.functional.ssim import multiscale_ssim, ssim
 
@@ -105,6 +106,23 @@ def test_ms_ssim_is_nan_where_a_scale_term_is_negative(triplets):
     f, a, b = triplets[0]
     with pytest.warns(RuntimeWarning, match="MS_SSIM"):
         assert math.isnan(multiscale_ssim(as_tensor(f), as_tensor(a), as_tensor(b)).item())
+
+
+def test_ms_ssim_normalize_options_give_a_value_where_wang_is_undefined(triplets):
+    """normalize="relu" / "simple" (torchmetrics' options): defined on TNO pair 5, "relu" unchanged elsewhere."""
+    f, a, b = (as_tensor(x) for x in triplets[0])
+    relu = multiscale_ssim(f, a, b, normalize="relu").item()
+    # IR's coarsest SSIM is negative -> its MS-SSIM is 0 and the value is half of VIS's (all VIS terms > 0).
+    assert relu == pytest.approx(np_msssim(triplets[0][0], triplets[0][2]) / 2, rel=1e-10)
+    simple = multiscale_ssim(f, a, b, normalize="simple").item()
+    assert 0 < simple < 1
+    f1, a1, b1 = (as_tensor(x) for x in triplets[1])
+    assert multiscale_ssim(f1, a1, b1, normalize="relu").item() == multiscale_ssim(f1, a1, b1).item()
+    metric = metrics.get_metric("MS_SSIM", normalize="relu")
+    metric.update(f, a, b)
+    assert metric.compute().item() == pytest.approx(relu, rel=1e-12)
+    with pytest.raises(ValueError, match="normalize"):
+        multiscale_ssim(f, a, b, normalize="clip")
 
 
 def test_gradcheck():
