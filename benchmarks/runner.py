@@ -549,7 +549,7 @@ def sha256_of(path: str | os.PathLike) -> str:
 
 
 @contextlib.contextmanager
-def _run_lock(layout: RunLayout) -> Iterator[None]:
+def run_lock(layout: RunLayout) -> Iterator[None]:
     """Hold ``RUN/.lock`` so two processes never write one run dir at once (released when the process dies)."""
     layout.root.mkdir(parents=True, exist_ok=True)
     try:
@@ -574,7 +574,7 @@ def _run_lock(layout: RunLayout) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-class _Reporter:
+class Reporter:
     """Console output: plain lines and rich progress bars (quiet on non-zero ranks)."""
 
     def __init__(self, progress: bool = True) -> None:
@@ -599,7 +599,7 @@ class _Reporter:
             yield lambda: bar.advance(task)
 
 
-def run(plan: Plan, reporter: _Reporter | None = None) -> pd.DataFrame | None:
+def run(plan: Plan, reporter: Reporter | None = None) -> pd.DataFrame | None:
     """Run a plan: every (method, seed, dataset) not done yet, then results, leaderboard, plots, W&B.
 
     Returns:
@@ -612,34 +612,37 @@ def run(plan: Plan, reporter: _Reporter | None = None) -> pd.DataFrame | None:
         return None
     from benchmarks.tracking import Tracker
 
-    reporter = reporter or _Reporter(plan.options.progress)
+    reporter = reporter or Reporter(plan.options.progress)
     layout, options = plan.layout, plan.options
     started, clock = now(), time.perf_counter()
-    with _run_lock(layout):
+    with run_lock(layout):
         tracker = Tracker(layout.root, plan.name, options.wandb)
         for method, reason in plan.skipped:
             reporter.line(f"skip method {method}: {reason}")
-        _write_provenance(plan, started, status="running")
+        write_provenance(plan, started, status="running")
         counts = {"done": 0, "skipped": 0}
         try:
             for method in plan.methods:
                 for seed in options.seeds:
-                    done, skipped = _run_method_seed(plan, method, seed, tracker, reporter)
+                    done, skipped = run_method_seed(plan, method, seed, tracker, reporter)
                     counts["done"] += done
                     counts["skipped"] += skipped
             results = merge_results(layout, list(plan.pairs))
             summary = _report(plan, results, tracker, reporter)
         except BaseException:
-            _write_provenance(plan, started, status="failed", clock=clock, counts=counts)
+            write_provenance(plan, started, status="failed", clock=clock, counts=counts)
             raise
-        _write_provenance(plan, started, status="finished", clock=clock, counts=counts)
+        write_provenance(plan, started, status="finished", clock=clock, counts=counts)
     reporter.line(f"finished in {time.perf_counter() - clock:.1f} s: {counts['done']} unit(s) run, "
                   f"{counts['skipped']} already done")
     return summary
 
 
-def _write_provenance(plan: Plan, started: str, status: str, clock: float | None = None,
-                      counts: dict[str, int] | None = None) -> None:
+def write_provenance(plan: Plan, started: str, status: str, clock: float | None = None,
+                     counts: dict[str, int] | None = None) -> None:
+    """Write ``RUN/provenance.json`` atomically: configs, seeds, versions, device, git commit, this invocation
+    with ``status`` (running / finished / failed), the wall time since ``clock`` (a ``time.perf_counter()``
+    start) and the earlier invocations of this run dir as ``history``."""
     layout = plan.layout
     history = []
     if layout.provenance.is_file():
@@ -701,7 +704,7 @@ def _pending(plan: Plan, units: list[Unit], checkpoint_sha: str | None) -> tuple
     return pending, reasons
 
 
-def _run_method_seed(plan: Plan, method: MethodPlan, seed: int, tracker, reporter: _Reporter) -> tuple[int, int]:
+def run_method_seed(plan: Plan, method: MethodPlan, seed: int, tracker, reporter: Reporter) -> tuple[int, int]:
     """Obtain the model of (method, seed) and run its pending units; returns (units run, units skipped)."""
     layout = plan.layout
     units = plan.units(method.name, seed)
@@ -753,7 +756,7 @@ def _fusion_device(accelerator: Any) -> torch.device:
     return torch.device("cpu")
 
 
-def _obtain_model(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter: _Reporter):
+def _obtain_model(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter: Reporter):
     """(model in eval mode, checkpoint path or None): reference rule, user checkpoint, finished training, or train."""
     from lightning_modules import get_method_class
 
@@ -835,7 +838,7 @@ def _loadable(path: Path) -> bool:
         return False
 
 
-def _train(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter: _Reporter,
+def _train(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter: Reporter,
            resume: Path | None | str = "auto") -> None:
     """Train (method, seed) under its resolved config; writes ``final.ckpt`` atomically (rank 0)."""
     layout = plan.layout
@@ -922,11 +925,11 @@ def _train_only(plan: Plan, spec: dict[str, Any]) -> None:
     if method is None:
         raise RunError(f"{TRAIN_ONLY_ENV} names method {spec['method']!r}, which this command does not run")
     resume = Path(spec["resume"]) if spec.get("resume") else None
-    _train(plan, method, int(spec["seed"]), None, _Reporter(progress=False), resume=resume)
+    _train(plan, method, int(spec["seed"]), None, Reporter(progress=False), resume=resume)
 
 
 def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint_sha: str | None, wandb_run,
-              tracker, reporter: _Reporter) -> None:
+              tracker, reporter: Reporter) -> None:
     """Fuse every pair of the unit to PNG, evaluate, write the rows, then the done marker."""
     layout = plan.layout
     pairs = plan.pairs[unit.dataset]
@@ -968,7 +971,7 @@ def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint
     reporter.line(f"done {unit}: {len(pairs)} pairs, fused in {fuse_s:.1f} s, evaluated in {eval_s:.1f} s")
 
 
-def fuse_pairs(model, pairs: Sequence, out_dir: Path, device: torch.device, reporter: _Reporter | None = None,
+def fuse_pairs(model, pairs: Sequence, out_dir: Path, device: torch.device, reporter: Reporter | None = None,
                description: str = "fuse") -> list[Path]:
     """Fuse each pair at full size (batch 1, eval mode, no grad) and write ``<pair_id>.png`` (8-bit) into ``out_dir``.
 
@@ -977,7 +980,7 @@ def fuse_pairs(model, pairs: Sequence, out_dir: Path, device: torch.device, repo
     """
     from datamodules.datasets import read_pair
 
-    reporter = reporter or _Reporter(progress=False)
+    reporter = reporter or Reporter(progress=False)
     model = model.to(device).eval()
     paths = []
     with torch.inference_mode(), reporter.progress(description, len(pairs)) as advance:
@@ -1023,7 +1026,7 @@ def merge_results(layout: RunLayout, datasets: Sequence[str] = ()) -> pd.DataFra
     return results
 
 
-def _report(plan: Plan, results: pd.DataFrame, tracker, reporter: _Reporter) -> pd.DataFrame:
+def _report(plan: Plan, results: pd.DataFrame, tracker, reporter: Reporter) -> pd.DataFrame:
     """Leaderboard files, plots, the W&B leaderboard run and the one-screen summary."""
     from benchmarks.leaderboard import summarize
 
@@ -1055,7 +1058,7 @@ def _report(plan: Plan, results: pd.DataFrame, tracker, reporter: _Reporter) -> 
     return summary
 
 
-def _print_summary(plan: Plan, summary: pd.DataFrame, paths: dict[str, Path], tracker, reporter: _Reporter) -> None:
+def _print_summary(plan: Plan, summary: pd.DataFrame, paths: dict[str, Path], tracker, reporter: Reporter) -> None:
     from rich.table import Table
 
     from benchmarks.leaderboard import method_order, rank

@@ -378,7 +378,7 @@ def _run_seed(study: StudyPlan, seed: int, tracker, reporter) -> float:
     """Train, fuse and evaluate one seed under the study's thread count; returns its wall time in s."""
     clock = time.perf_counter()
     with _torch_threads(study.options.cpus_per_run):
-        runner._run_method_seed(study.plan, study.method, seed, tracker, reporter)
+        runner.run_method_seed(study.plan, study.method, seed, tracker, reporter)
     return time.perf_counter() - clock
 
 
@@ -388,7 +388,7 @@ def _ray_seed_task(options: StudyOptions, seed: int) -> dict[str, Any]:
 
     study = plan_study(options)
     tracker = Tracker(study.root, study.plan.name, study.options.wandb)
-    seconds = _run_seed(study, seed, tracker, runner._Reporter(progress=False))
+    seconds = _run_seed(study, seed, tracker, runner.Reporter(progress=False))
     import socket
 
     return {"seed": seed, "seconds": seconds, "host": socket.gethostname(), "outputs": _seed_outputs(study, seed)}
@@ -459,13 +459,13 @@ def run_study(study: StudyPlan, reporter=None) -> pd.DataFrame | None:
     if os.environ.get(runner.TRAIN_ONLY_ENV):  # a rank started by Lightning's launcher: join rank 0's training
         runner.run(study.plan)
         return None
-    reporter = reporter or runner._Reporter(study.options.progress)
+    reporter = reporter or runner.Reporter(study.options.progress)
     options, layout = study.options, study.plan.layout
     started, clock = now(), time.perf_counter()
-    with runner._run_lock(layout):
+    with runner.run_lock(layout):
         tracker = Tracker(layout.root, study.plan.name, options.wandb)
         record = _start_record(study, started)
-        runner._write_provenance(study.plan, started, status="running")
+        runner.write_provenance(study.plan, started, status="running")
         done = [s for s in study.shard_seeds if _seed_done(study, s)]
         pending = [s for s in study.shard_seeds if s not in done]
         if done:
@@ -481,10 +481,10 @@ def run_study(study: StudyPlan, reporter=None) -> pd.DataFrame | None:
                                   f"({len(times)}/{len(pending)} of this invocation)")
             results = runner.merge_results(layout, study.datasets)
         except BaseException:
-            runner._write_provenance(study.plan, started, status="failed", clock=clock)
+            runner.write_provenance(study.plan, started, status="failed", clock=clock)
             _finish_record(study, record, times, clock, "failed")
             raise
-        runner._write_provenance(study.plan, started, status="finished", clock=clock,
+        runner.write_provenance(study.plan, started, status="finished", clock=clock,
                                  counts={"done": len(pending), "skipped": len(done)})
         _finish_record(study, record, times, clock, "finished")
         reporter.line(f"{len(pending)} seed(s) run, {len(done)} already done, in {time.perf_counter() - clock:.1f} s")
@@ -541,7 +541,7 @@ def merge_studies(dirs: Sequence[str | os.PathLike], out: str | os.PathLike, com
     """
     from benchmarks.tracking import Tracker
 
-    reporter = reporter or runner._Reporter(progress=False)
+    reporter = reporter or runner.Reporter(progress=False)
     roots = [Path(d).expanduser().resolve() for d in dirs]
     if not roots:
         raise StudyError("repro-merge: give the study's shard dirs")
@@ -986,7 +986,7 @@ def write_report(out_dir: str | os.PathLike, results: pd.DataFrame, method: str,
 def report_study(out_dir: Path, results: pd.DataFrame, method: str, seeds: Sequence[int], competitors=None,
                  title: str | None = None, tracker=None, wandb_config: dict | None = None, reporter=None) -> pd.DataFrame:
     """:func:`write_report`, then the W&B report run of the study's group (table + figure), then a summary on screen."""
-    reporter = reporter or runner._Reporter(progress=False)
+    reporter = reporter or runner.Reporter(progress=False)
     written = write_report(out_dir, results, method, seeds, competitors, title)
     report, paths = written["report"], written["paths"]
     if tracker is not None and tracker.enabled:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
+# Before torch loads OpenMP: idle OpenMP threads sleep instead of spinning, so that small torch ops stay fast
+# when other processes (a DDP test's workers, a shared CI machine) compete for the two cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("IVIF_BENCH_TEST_DATA", REPO_ROOT.parent / "shared" / "data")).resolve()
