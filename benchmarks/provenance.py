@@ -54,14 +54,27 @@ def package_versions(packages: Iterable[str] = PACKAGES) -> dict[str, str | None
     return versions
 
 
+_GIT_INFO: dict[str, dict[str, Any]] = {}
+
+
 def git_info(repo: str | os.PathLike = REPO_ROOT) -> dict[str, Any]:
-    """Commit and dirty flag of the ivif-bench checkout.
+    """Commit and dirty flag of the ivif-bench checkout, as this process first saw them.
+
+    Read once per process and repo: the code a long run executes is what it loaded at its start, so an
+    edit or a commit made while it runs must not change what its records say.
 
     Returns:
         ``{"commit": 40-hex or None, "dirty": bool or None}``; ``None`` values
         when ``repo`` is not a git checkout (e.g. an installed wheel) or git is absent.
     """
 
+    key = str(Path(repo).resolve())
+    if key not in _GIT_INFO:
+        _GIT_INFO[key] = _read_git_info(key)
+    return dict(_GIT_INFO[key])
+
+
+def _read_git_info(repo: str) -> dict[str, Any]:
     def git(*args: str) -> str | None:
         try:
             out = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30)

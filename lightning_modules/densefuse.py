@@ -10,7 +10,8 @@ Follows ``shared/spec/methods.md`` section 3. Decisions and deviations:
 * the network works on raw [0, 255] values like both authors' codes: the module
   multiplies its [0, 1] input by 255 and divides its output by 255;
 * the loss is MSE + lambda (1 - SSIM) in [0, 255] units with the standard SSIM
-  (Gaussian 11 / sigma 1.5, 'valid', data range 255); the paper's "Euclidean
+  (Gaussian 11 / sigma 1.5, 'valid', data range 255: ``metrics.functional.ssim.ssim_valid``, the
+  metric's own code); the paper's "Euclidean
   distance" pixel loss is taken as the mean squared error;
 * the dense block concatenates [input, new] (the PyTorch port's order) and the
   parameter names are the port's (``net.conv1.conv2d.*``,
@@ -27,11 +28,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from metrics.functional.ssim import ssim_valid
+
 from .base import FusionModule, check_pair
-from .losses import gaussian_window, l1_norm_fusion
+from .losses import l1_norm_fusion
 from .registry import register_method
 
-__all__ = ["DenseFuse", "DenseFuseNet", "FUSION_STRATEGIES", "ssim_255"]
+__all__ = ["DenseFuse", "DenseFuseNet", "FUSION_STRATEGIES"]
 
 FUSION_STRATEGIES = ("addition", "mean", "l1_norm")
 SSIM_WEIGHTS = (1.0, 10.0, 100.0, 1000.0)
@@ -100,28 +103,6 @@ class DenseFuseNet(nn.Module):
         return self.decode(self.encode(image255))
 
 
-def ssim_255(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Standard SSIM (Wang et al. 2004) per image, differentiable.
-
-    11 x 11 Gaussian window (sigma 1.5), 'valid' filtering, K = (0.01, 0.03),
-    data range 255; the mean of the SSIM map over the valid region.
-
-    Args:
-        x, y: N x 1 x H x W on the [0, 255] scale, H, W >= 11.
-
-    Returns:
-        N values in [-1, 1].
-    """
-    window = gaussian_window(11, 1.5, dtype=x.dtype, device=x.device)[None, None]
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    mu_x, mu_y = F.conv2d(x, window), F.conv2d(y, window)
-    sigma_x = F.conv2d(x * x, window) - mu_x**2
-    sigma_y = F.conv2d(y * y, window) - mu_y**2
-    sigma_xy = F.conv2d(x * y, window) - mu_x * mu_y
-    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * sigma_xy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sigma_x + sigma_y + c2))
-    return ssim_map.flatten(1).mean(1)
-
-
 @register_method("densefuse")
 class DenseFuse(FusionModule):
     """DenseFuse as a LightningModule.
@@ -172,7 +153,7 @@ class DenseFuse(FusionModule):
         target = images * 255
         output = self.net(target)
         pixel = F.mse_loss(output, target)
-        ssim = (1 - ssim_255(output, target)).mean()
+        ssim = (1 - ssim_valid(output, target)).mean()
         return {"loss": pixel + self.hparams.ssim_weight * ssim, "pixel": pixel, "ssim": ssim}
 
     @staticmethod

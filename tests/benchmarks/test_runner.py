@@ -87,6 +87,25 @@ def test_provenance_records_how_the_run_was_made(reference_run):
     assert record["pairs"] == {name: [load_pairs(name)[0].pair_id] for name in SAMPLE_DATASETS}
 
 
+def test_git_state_is_the_one_the_process_started_with(tmp_path):
+    """A commit made while a long run goes on must not change what the run's records say it ran."""
+    from benchmarks.provenance import git_info
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "a.txt").write_text("1")
+    git("add", "a.txt")
+    git("commit", "-qm", "one")
+    first = git_info(tmp_path)
+    assert len(first["commit"]) == 40 and first["dirty"] is False
+    (tmp_path / "a.txt").write_text("2")
+    git("commit", "-qam", "two")
+    assert git_info(tmp_path) == first
+
+
 def test_rerun_skips_finished_units(reference_run, capsys):
     markers = sorted((reference_run / "units").glob("*/seed0/*.done.json"))
     before = {path: path.stat().st_mtime_ns for path in markers}

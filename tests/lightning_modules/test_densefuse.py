@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from datamodules.io import read_image, to_tensor
-from lightning_modules import create_method, get_method_class
-from lightning_modules.densefuse import FUSION_STRATEGIES, DenseFuse, ssim_255
+from lightning_modules import create_method, densefuse, get_method_class
+from lightning_modules.densefuse import FUSION_STRATEGIES, DenseFuse
+from metrics.functional import ssim as ssim_module
 
 TRAIN = "IVIF-DIDFuse/Datasets/Train_data_FLIR"
 
@@ -57,10 +58,11 @@ def test_bad_hyper_parameters_are_refused():
         DenseFuse(fusion_strategy="sum")
 
 
-def test_ssim_is_one_for_identical_images_and_lower_otherwise(batch):
+def test_loss_uses_the_metric_ssim_which_is_one_for_identical_images_and_lower_otherwise(batch):
+    assert densefuse.ssim_valid is ssim_module.ssim_valid  # one SSIM implementation for the loss and the metric
     ir, vis = batch
-    torch.testing.assert_close(ssim_255(ir * 255, ir * 255), torch.ones(len(ir)))
-    assert (ssim_255(ir * 255, vis * 255) < 0.99).all()
+    torch.testing.assert_close(ssim_module.ssim_valid(ir * 255, ir * 255), torch.ones(len(ir)))
+    assert (ssim_module.ssim_valid(ir * 255, vis * 255) < 0.99).all()
 
 
 @pytest.mark.parametrize("ssim_weight", [1, 10, 100, 1000])
