@@ -38,9 +38,9 @@ PACKAGES: tuple[str, ...] = ("ivif-bench", "torch", "lightning", "torchmetrics",
                              "jsonargparse")
 
 
-def now() -> str:
-    """The current time as an ISO 8601 string with the local UTC offset (seconds precision)."""
-    return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+def now(timespec: str = "seconds") -> str:
+    """The current time as an ISO 8601 string with the local UTC offset (``timespec`` as ``isoformat``'s)."""
+    return _dt.datetime.now().astimezone().isoformat(timespec=timespec)
 
 
 def package_versions(packages: Iterable[str] = PACKAGES) -> dict[str, str | None]:

@@ -614,7 +614,8 @@ def run(plan: Plan, reporter: Reporter | None = None) -> pd.DataFrame | None:
 
     reporter = reporter or Reporter(plan.options.progress)
     layout, options = plan.layout, plan.options
-    started, clock = now(), time.perf_counter()
+    # microseconds: this invocation's id in provenance.json (two runs of one dir can start in the same second)
+    started, clock = now("microseconds"), time.perf_counter()
     with run_lock(layout):
         tracker = Tracker(layout.root, plan.name, options.wandb)
         for method, reason in plan.skipped:

@@ -50,7 +50,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -461,7 +461,8 @@ def run_study(study: StudyPlan, reporter=None) -> pd.DataFrame | None:
         return None
     reporter = reporter or runner.Reporter(study.options.progress)
     options, layout = study.options, study.plan.layout
-    started, clock = now(), time.perf_counter()
+    # microseconds: this invocation's id in provenance.json (two runs of one dir can start in the same second)
+    started, clock = now("microseconds"), time.perf_counter()
     with runner.run_lock(layout):
         tracker = Tracker(layout.root, study.plan.name, options.wandb)
         record = _start_record(study, started)

@@ -10,6 +10,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("IVIF_BENCH_TEST_DATA", REPO_ROOT.parent / "shared" / "data")).resolve()
@@ -21,6 +22,16 @@ def data_root() -> Path:
     if not (SHARED_DATA / "IVIF-DIDFuse").is_dir():
         pytest.fail(f"the shared data root {SHARED_DATA} is missing; tests read real images from it")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for a whole test module (``pytestmark = pytest.mark.usefixtures("one_thread")``):
+    on a small shared CPU, two OpenMP threads wait on each other and small ops run up to ~10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(autouse=True)

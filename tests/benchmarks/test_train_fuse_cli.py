@@ -19,13 +19,7 @@ TNO = "IVIF-DIDFuse/Datasets/Test_data_TNO"
 SMALL_TNO_IDS = ("8",)  # the smallest TNO pair (256 x 256)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a small shared CPU two OpenMP threads spin and run ~10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -6,47 +6,24 @@ narrow width) on 64 x 64 centre crops of real flir_train pairs.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import lightning as L
 import numpy as np
 import pytest
 import torch
 
-from datamodules.io import read_image, to_tensor
 from lightning_modules import create_method, get_method_class, list_methods
 from lightning_modules import ataman_akar as module
 from lightning_modules.ataman_akar import AtamanAkar, AtamanAkarNet, ataman_akar_loss
 from metrics.functional import piella
 
-TRAIN = "IVIF-DIDFuse/Datasets/Train_data_FLIR"
 NARROW = dict(base_channels=16, groups=8)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a small shared CPU two OpenMP threads spin and run ~10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _center_crops(data_root: Path, ids, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    def crop(path: Path) -> torch.Tensor:
-        image = to_tensor(read_image(path))
-        top, left = (image.shape[-2] - size) // 2, (image.shape[-1] - size) // 2
-        return image[:, top:top + size, left:left + size]
-
-    ir = torch.stack([crop(data_root / TRAIN / "IR" / "IR" / f"IR{k}.jpg") for k in ids])
-    vis = torch.stack([crop(data_root / TRAIN / "VIS" / "VIS" / f"VIS{k}.jpg") for k in ids])
-    return ir, vis
-
-
 @pytest.fixture(scope="module")
-def batch(data_root):
+def batch(flir_train_crops):
     """IR and VIS 64 x 64 centre crops of flir_train pairs 5 and 6: 2 x 1 x 64 x 64 in [0, 1]."""
-    return _center_crops(data_root, (5, 6), 64)
+    return flir_train_crops((5, 6), 64)
 
 
 # ------------------------------------------------------------------ architecture

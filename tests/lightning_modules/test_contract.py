@@ -11,15 +11,6 @@ from lightning_modules import FusionModule, create_method, get_method_class, lis
 ODD = (97, 131)  # H x W that no pooling network divides
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a small shared CPU two OpenMP threads spin and run ~10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def odd_pair(data_root):
     """A real TNO pair cropped to 97 x 131, N = 1."""

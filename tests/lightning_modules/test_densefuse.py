@@ -2,45 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import lightning as L
 import pytest
 import torch
 
-from datamodules.io import read_image, to_tensor
 from lightning_modules import create_method, densefuse, get_method_class
 from lightning_modules.densefuse import FUSION_STRATEGIES, DenseFuse
 from metrics.functional import ssim as ssim_module
 
-TRAIN = "IVIF-DIDFuse/Datasets/Train_data_FLIR"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a small shared CPU two OpenMP threads spin and run ~10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _center_crops(data_root: Path, ids, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """IR and VIS center crops (N x 1 x size x size in [0, 1]) of real flir_train pairs."""
-
-    def crop(path: Path) -> torch.Tensor:
-        image = to_tensor(read_image(path))
-        top, left = (image.shape[-2] - size) // 2, (image.shape[-1] - size) // 2
-        return image[:, top:top + size, left:left + size]
-
-    ir = torch.stack([crop(data_root / TRAIN / "IR" / "IR" / f"IR{k}.jpg") for k in ids])
-    vis = torch.stack([crop(data_root / TRAIN / "VIS" / "VIS" / f"VIS{k}.jpg") for k in ids])
-    return ir, vis
 
 
 @pytest.fixture(scope="module")
-def batch(data_root):
-    return _center_crops(data_root, (1, 2), 32)
+def batch(flir_train_crops):
+    return flir_train_crops((1, 2), 32)
 
 
 def test_registered_parameter_count_and_port_key_names():

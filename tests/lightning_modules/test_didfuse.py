@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -13,35 +12,12 @@ from datamodules.io import read_image, to_tensor, to_uint8
 from lightning_modules import create_method, get_method_class
 from lightning_modules.didfuse import FUSION_STRATEGIES, DIDFuse
 
-TRAIN = "IVIF-DIDFuse/Datasets/Train_data_FLIR"
 MODELS = "IVIF-DIDFuse/Models"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a small shared CPU two OpenMP threads spin and run ~10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _center_crops(data_root: Path, ids, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """IR and VIS center crops (N x 1 x size x size in [0, 1]) of real flir_train pairs."""
-
-    def crop(path: Path) -> torch.Tensor:
-        image = to_tensor(read_image(path))
-        top, left = (image.shape[-2] - size) // 2, (image.shape[-1] - size) // 2
-        return image[:, top:top + size, left:left + size]
-
-    ir = torch.stack([crop(data_root / TRAIN / "IR" / "IR" / f"IR{k}.jpg") for k in ids])
-    vis = torch.stack([crop(data_root / TRAIN / "VIS" / "VIS" / f"VIS{k}.jpg") for k in ids])
-    return ir, vis
-
-
 @pytest.fixture(scope="module")
-def batch(data_root):
-    return _center_crops(data_root, (1, 2), 32)
+def batch(flir_train_crops):
+    return flir_train_crops((1, 2), 32)
 
 
 def test_registered_and_parameter_counts():

@@ -22,15 +22,6 @@ from lightning_modules.gan import Discriminator, FusionGAN, Generator, TwoLayerG
 PATCH = 32
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a small shared CPU two OpenMP threads spin and run much slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _flir_train_pair(data_root: Path, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     base = data_root / "IVIF-DIDFuse" / "Datasets" / "Train_data_FLIR"
     ir = to_tensor(read_image(base / "IR" / "IR" / f"IR{k}.jpg"))

@@ -6,42 +6,21 @@ centre crops of real flir_train pairs, so that they run in seconds on a CPU.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import lightning as L
 import pytest
 import torch
 
-from datamodules.io import read_image, to_tensor
 from lightning_modules import create_method, get_method_class, list_methods
 from lightning_modules.normfuse import FUSION_RULES, PEAN, NormFuse, PEANResBlock, ResCat
 
-TRAIN = "IVIF-DIDFuse/Datasets/Train_data_FLIR"
 METHODS = {"normfuse": NormFuse, "rescat": ResCat}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a small shared CPU two OpenMP threads spin and run ~10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
-def batch(data_root: Path) -> tuple[torch.Tensor, torch.Tensor]:
+def batch(flir_train_crops) -> tuple[torch.Tensor, torch.Tensor]:
     """IR and VIS 32 x 32 centre crops of flir_train pairs 1-4, each 4 x 1 x 32 x 32 in [0, 1]."""
-
-    def crop(path: Path, size: int = 32) -> torch.Tensor:
-        image = to_tensor(read_image(path))
-        top, left = (image.shape[-2] - size) // 2, (image.shape[-1] - size) // 2
-        return image[:, top:top + size, left:left + size]
-
-    ids = (1, 2, 3, 4)
-    ir = torch.stack([crop(data_root / TRAIN / "IR" / "IR" / f"IR{k}.jpg") for k in ids])
-    vis = torch.stack([crop(data_root / TRAIN / "VIS" / "VIS" / f"VIS{k}.jpg") for k in ids])
-    return ir, vis
+    return flir_train_crops((1, 2, 3, 4), 32)
 
 
 # ------------------------------------------------------------------ PEAN

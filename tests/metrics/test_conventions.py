@@ -28,13 +28,7 @@ EXPECTED = {  # each reference code's metric set (the issue's lists)
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a small shared CPU two OpenMP threads spin and run much slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _load(path, top: int = 0, left: int = 0, size: int = 256) -> torch.Tensor:

@@ -33,13 +33,7 @@ OCTAVE_TNO3 = {  # metricsX(VIS3, IR3, F3), printed with %.15g
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a small shared CPU two OpenMP threads spin and run much slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _load(path) -> torch.Tensor:
