@@ -787,6 +787,21 @@ def plot_figure5(per_run: pd.DataFrame, report: pd.DataFrame, method: str, out_s
     return save_figure(figure5_figure(per_run, report, method), out_stem, formats)
 
 
+def _panel_grid(per_run: pd.DataFrame, hspace: float):
+    """(figure, axes, datasets, columns): one panel per (dataset row, (metric, convention) column) of ``per_run``,
+    with fixed margins in inches (constrained layout costs seconds per save)."""
+    from matplotlib.figure import Figure
+
+    datasets = list(dict.fromkeys(per_run["dataset"]))
+    columns = list(dict.fromkeys(zip(per_run["metric"], per_run["convention"])))
+    width, height = 2.3 * len(columns) + 0.7, 1.8 * len(datasets) + 1.0
+    figure = Figure(figsize=(width, height))
+    axes = figure.subplots(len(datasets), len(columns), squeeze=False)
+    figure.subplots_adjust(left=0.75 / width, right=1 - 0.1 / width, bottom=0.75 / height, top=1 - 0.5 / height,
+                           wspace=0.42, hspace=hspace)
+    return figure, axes, datasets, columns
+
+
 def figure5_figure(per_run: pd.DataFrame, report: pd.DataFrame, method: str):
     """Figure 5 of DIDFuse: a row per dataset, a column per metric (a ``matplotlib.figure.Figure``).
 
@@ -797,16 +812,9 @@ def figure5_figure(per_run: pd.DataFrame, report: pd.DataFrame, method: str):
     Args:
         per_run: :func:`per_run_means` rows. report: :func:`study_report` rows.
     """
-    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    datasets = list(dict.fromkeys(per_run["dataset"]))
-    columns = list(dict.fromkeys(zip(per_run["metric"], per_run["convention"])))
-    width, height = 2.3 * len(columns) + 0.7, 1.8 * len(datasets) + 1.0
-    figure = Figure(figsize=(width, height))  # fixed margins (inches): constrained layout costs seconds per save
-    axes = figure.subplots(len(datasets), len(columns), squeeze=False)
-    figure.subplots_adjust(left=0.75 / width, right=1 - 0.1 / width, bottom=0.75 / height, top=1 - 0.5 / height,
-                           wspace=0.42, hspace=0.3)
+    figure, axes, datasets, columns = _panel_grid(per_run, hspace=0.3)
     facts = report.set_index(["dataset", "metric", "convention"])
     for r, dataset in enumerate(datasets):
         for c, (metric, convention) in enumerate(columns):
@@ -860,17 +868,10 @@ def histogram_figure(per_run: pd.DataFrame, method: str):
     Args:
         per_run: :func:`per_run_means` rows.
     """
-    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    datasets = list(dict.fromkeys(per_run["dataset"]))
-    columns = list(dict.fromkeys(zip(per_run["metric"], per_run["convention"])))
-    width, height = 2.3 * len(columns) + 0.7, 1.8 * len(datasets) + 1.0
-    figure = Figure(figsize=(width, height))
-    axes = figure.subplots(len(datasets), len(columns), squeeze=False)
-    figure.subplots_adjust(left=0.75 / width, right=1 - 0.1 / width, bottom=0.75 / height, top=1 - 0.5 / height,
-                           wspace=0.42, hspace=0.45)
+    figure, axes, datasets, columns = _panel_grid(per_run, hspace=0.45)
     for r, dataset in enumerate(datasets):
         for c, (metric, convention) in enumerate(columns):
             ax = axes[r, c]
