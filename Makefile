@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 # On a CUDA machine pass the build you want, e.g.
-#   make test TORCH_PIP="torch==2.13.0 --index-url <the PyTorch CUDA index for your driver>"
+#   make install TORCH_PIP="torch==2.13.0 --index-url <the PyTorch CUDA index for your driver>"
 TORCH_PIP ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed.stamp
