@@ -65,10 +65,14 @@ def read_image(path: str | os.PathLike, *, mode: str = "gray") -> np.ndarray:
         mode: ``"gray"`` converts RGB to gray with PIL's "L" rule
             (:func:`gray_from_rgb`); ``"gray_strict"`` refuses an RGB image
             whose channels differ (an RGB image where gray was expected);
-            ``"rgb"`` returns H x W x 3.
+            ``"rgb"`` returns H x W x 3 (gray files replicated);
+            ``"native"`` keeps the file's own channels as MATLAB's ``imread``
+            does: H x W for a gray file, H x W x 3 for a colour one (even when
+            its three channels are equal).
 
     Returns:
-        uint8 array H x W (gray modes) or H x W x 3 (``"rgb"``).
+        uint8 array H x W (gray modes, or a gray file in ``"native"``) or
+        H x W x 3 (``"rgb"``, or a colour file in ``"native"``).
 
     Raises:
         ImageReadError: missing, empty, truncated, corrupt or non-image file,
@@ -76,8 +80,8 @@ def read_image(path: str | os.PathLike, *, mode: str = "gray") -> np.ndarray:
             the message names the file.
     """
     path = Path(path)
-    if mode not in ("gray", "gray_strict", "rgb"):
-        raise ValueError(f"mode must be 'gray', 'gray_strict' or 'rgb', got {mode!r}")
+    if mode not in ("gray", "gray_strict", "rgb", "native"):
+        raise ValueError(f"mode must be 'gray', 'gray_strict', 'rgb' or 'native', got {mode!r}")
     if not path.is_file():
         raise ImageReadError(f"{path}: no such file")
     if path.stat().st_size == 0:
@@ -97,7 +101,7 @@ def read_image(path: str | os.PathLike, *, mode: str = "gray") -> np.ndarray:
         raise ImageReadError(f"{path}: not an image file PIL can decode") from None
     except (OSError, SyntaxError, ValueError) as err:  # truncated / corrupt data
         raise ImageReadError(f"{path}: corrupt or truncated image ({err})") from None
-    if mode == "rgb":
+    if mode in ("rgb", "native"):
         return rgb.copy()
     if mode == "gray_strict" and not (
         np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])

@@ -23,6 +23,19 @@ def test_rgb_where_gray_expected_is_refused(data_root):
         read_image(path, mode="gray_strict")
 
 
+def test_native_keeps_the_files_channels(data_root):
+    """``native`` reads like MATLAB's imread: gray files H x W, colour files H x W x 3 (equal channels kept)."""
+    gray = data_root / "IVIF-DIDFuse/Datasets/Test_data_TNO/IR1.bmp"
+    colour = data_root / "IVIF-DIDFuse/Datasets/Train_data_FLIR/VIS/VIS/VIS1.jpg"
+    equal_channels = data_root / "VIFB/input/IR/carLight.jpg"
+    assert read_image(gray, mode="native").shape == read_image(gray).shape
+    assert np.array_equal(read_image(colour, mode="native"), read_image(colour, mode="rgb"))
+    with Image.open(equal_channels) as img:
+        assert img.mode == "RGB"
+    native = read_image(equal_channels, mode="native")
+    assert native.ndim == 3 and native.shape[2] == 3
+
+
 def test_corrupt_truncated_and_non_image(tmp_path, data_root):
     source = (data_root / "IVIF-DIDFuse/Datasets/Test_data_TNO/IR1.bmp").read_bytes()
     truncated = tmp_path / "IR1.bmp"
