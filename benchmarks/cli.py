@@ -4,9 +4,12 @@ Each sub-command lives in its own module under :mod:`benchmarks.commands` and
 exposes ``add_arguments(parser)`` and ``main(args) -> int``; the first line of
 its docstring is its help. A module with ``PASSTHROUGH = True`` (``train``, a
 LightningCLI) gets the raw remaining arguments as ``main(argv)`` instead.
+Building the parser imports no command's work: ``ivif-bench --help`` and
+``ivif-bench data list`` load no torch (``benchmarks/speed/startup.py`` times them).
 
-Errors a user can fix (bad input, a missing dataset) are printed as one line
-``ivif-bench <command>: error: ...`` with exit code 2, never a traceback.
+Errors: a :class:`datamodules.errors.UserError` (bad input, a missing dataset,
+a run dir in use) is printed as one line ``ivif-bench <command>: error: ...``
+with exit code 2; anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -28,10 +31,6 @@ COMMANDS: dict[str, str] = {
     "repro": "repro",
     "repro-merge": "repro_merge",
 }
-
-
-class UserError(Exception):
-    """A problem with the user's input or environment; printed without a traceback."""
 
 
 def _load(name: str):
@@ -65,13 +64,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(command: str, call) -> int:
-    from datamodules.io import ImageReadError
+    """Run a command: a user error is one line on stderr and exit code 2; any other exception propagates."""
+    from datamodules.errors import UserError
 
     try:
         code = call()
-    except (UserError, ImageReadError, FileNotFoundError, KeyError, ValueError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"ivif-bench {command}: error: {message}", file=sys.stderr)
+    except UserError as err:
+        print(f"ivif-bench {command}: error: {err}", file=sys.stderr)
         return 2
     return int(code or 0)
 

@@ -37,6 +37,7 @@ from typing import Any, Sequence
 import yaml
 
 from benchmarks.report.facts import HEADLINE_METRICS
+from datamodules.errors import DataNotFoundError, UnknownNameError, UserError
 
 __all__ = ["CONFIG_DIR", "PROFILES", "Profile", "config_path", "get_profile", "instantiate", "load_config",
            "method_config", "methods_with_config", "resolve_config"]
@@ -83,7 +84,7 @@ def get_profile(name: str) -> Profile:
     try:
         return PROFILES[name]
     except KeyError:
-        raise KeyError(f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)}") from None
+        raise UnknownNameError(f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)}") from None
 
 
 def config_path(method: str, profile: str, config_dir: str | os.PathLike | None = None) -> Path | None:
@@ -108,21 +109,21 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such config file")
+        raise DataNotFoundError(f"{path}: no such config file")
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
-        raise ValueError(f"{path}: not valid YAML ({err})") from None
+        raise UserError(f"{path}: not valid YAML ({err})") from None
     if not isinstance(config, dict):
-        raise ValueError(f"{path}: a config must be a YAML mapping with keys {', '.join(CONFIG_KEYS)}")
+        raise UserError(f"{path}: a config must be a YAML mapping with keys {', '.join(CONFIG_KEYS)}")
     unknown = sorted(set(config) - set(CONFIG_KEYS))
     if unknown:
-        raise ValueError(f"{path}: unsupported top-level key(s) {', '.join(unknown)}; "
+        raise UserError(f"{path}: unsupported top-level key(s) {', '.join(unknown)}; "
                          f"a benchmark config has {', '.join(CONFIG_KEYS)} (optimizers belong to the model)")
     for key in ("model", "data"):
         _normalise_spec(config, key, path)
     if "trainer" in config and not isinstance(config["trainer"] or {}, dict):
-        raise ValueError(f"{path}: 'trainer' must be a mapping of Trainer keyword arguments")
+        raise UserError(f"{path}: 'trainer' must be a mapping of Trainer keyword arguments")
     config["trainer"] = dict(config.get("trainer") or {})
     return config
 
@@ -132,7 +133,7 @@ def _normalise_spec(config: dict[str, Any], key: str, where: Any) -> None:
     if isinstance(spec, str):  # LightningCLI shorthand: "model: package.Class"
         spec = {"class_path": spec}
     if not isinstance(spec, dict) or not isinstance(spec.get("class_path"), str):
-        raise ValueError(f"{where}: '{key}' must have a 'class_path' (and optional 'init_args')")
+        raise UserError(f"{where}: '{key}' must have a 'class_path' (and optional 'init_args')")
     spec = dict(spec)
     spec["init_args"] = dict(spec.get("init_args") or {})
     config[key] = spec
@@ -165,7 +166,7 @@ def method_config(method: str, profile: str, config_dir: str | os.PathLike | Non
     if path is None:
         if method in REFERENCE_METHODS:
             return reference_config(method)
-        raise FileNotFoundError(f"method {method!r} has no {profile!r} config "
+        raise DataNotFoundError(f"method {method!r} has no {profile!r} config "
                                 f"({Path(config_dir or CONFIG_DIR) / method / (profile + '.yaml')} does not exist)")
     config = load_config(path)
     check_model_class(config, method, path)
@@ -180,7 +181,7 @@ def check_model_class(config: dict[str, Any], method: str, where: Any) -> type:
     expected = get_method_class(method)
     built = import_class(config["model"]["class_path"], where)
     if not (isinstance(built, type) and issubclass(built, expected)):
-        raise ValueError(f"{where}: model.class_path {config['model']['class_path']!r} is not method {method!r} "
+        raise UserError(f"{where}: model.class_path {config['model']['class_path']!r} is not method {method!r} "
                          f"({expected.__module__}.{expected.__qualname__})")
     return built
 
@@ -249,15 +250,15 @@ def import_class(class_path: str, where: Any = "config") -> Any:
     """The object ``package.module.Name`` names; ``ValueError`` naming ``where`` if it cannot be imported."""
     module_name, _, name = class_path.rpartition(".")
     if not module_name:
-        raise ValueError(f"{where}: class_path {class_path!r} is not 'package.module.Class'")
+        raise UserError(f"{where}: class_path {class_path!r} is not 'package.module.Class'")
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
-        raise ValueError(f"{where}: cannot import {module_name!r} for class_path {class_path!r} ({err})") from None
+        raise UserError(f"{where}: cannot import {module_name!r} for class_path {class_path!r} ({err})") from None
     try:
         return getattr(module, name)
     except AttributeError:
-        raise ValueError(f"{where}: {module_name!r} has no {name!r} (class_path {class_path!r})") from None
+        raise UserError(f"{where}: {module_name!r} has no {name!r} (class_path {class_path!r})") from None
 
 
 def instantiate(spec: Any, where: str = "config") -> Any:
@@ -282,7 +283,7 @@ def instantiate(spec: Any, where: str = "config") -> Any:
     try:
         inspect.signature(cls).bind(**kwargs)
     except TypeError as err:
-        raise ValueError(f"{where}: {spec['class_path']} does not accept these init_args ({err})") from None
+        raise UserError(f"{where}: {spec['class_path']} does not accept these init_args ({err})") from None
     except ValueError:  # no signature available (builtins): let the call decide
         pass
     return cls(**kwargs)

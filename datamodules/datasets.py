@@ -32,6 +32,7 @@ from typing import Iterable
 import numpy as np
 from PIL import Image
 
+from .errors import DataNotFoundError, UnknownNameError, UserError
 from .io import read_image
 
 __all__ = [
@@ -64,7 +65,7 @@ MANIFEST_DIR = PACKAGE_DIR / "manifests"
 SAMPLE_DIR = PACKAGE_DIR / "sample"
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError):
     """A dataset that cannot be used as asked; the message names the file or folder and the reason."""
 
 
@@ -248,7 +249,7 @@ def get_dataset(name: str) -> DatasetSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise KeyError(f"unknown dataset {name!r}; known datasets: {', '.join(_REGISTRY)}") from None
+        raise UnknownNameError(f"unknown dataset {name!r}; known datasets: {', '.join(_REGISTRY)}") from None
 
 
 def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
@@ -330,7 +331,7 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder")
+        raise DataNotFoundError(f"{folder}: no such folder")
     images, skipped = [], []
     for path in folder.iterdir():
         if path.is_dir():
@@ -379,7 +380,7 @@ def _pair_up(ir: dict[str, Path], vis: dict[str, Path], dataset: str, resize_vis
 def _folder_pairs(folder: Path) -> list[Pair]:
     """Pairs of a user folder: ``ir/`` + ``vis/`` matched by id, or ``IR*`` / ``VIS*`` files side by side."""
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder")
+        raise DataNotFoundError(f"{folder}: no such folder")
     subs = {p.name.lower(): p for p in folder.iterdir() if p.is_dir()}
     name = folder.resolve().name
     if "ir" in subs and "vis" in subs:
@@ -428,7 +429,7 @@ def _registered_pairs(spec: DatasetSpec, data_root: str | os.PathLike | None,
                       selection: list[str] | None) -> list[Pair]:
     root = resolve_data_root(data_root) if not spec.embedded else SAMPLE_DIR
     if not spec.embedded and not root.is_dir():
-        raise FileNotFoundError(_missing_message(spec, root, f"the data root {root} does not exist"))
+        raise DataNotFoundError(_missing_message(spec, root, f"the data root {root} does not exist"))
     known = dataset_ids(spec.name)
     if selection is not None:
         unknown = [i for i in selection if i not in set(known)]
@@ -439,7 +440,7 @@ def _registered_pairs(spec: DatasetSpec, data_root: str | os.PathLike | None,
     ir_folder, vis_folder = base / spec.ir_dir, base / spec.vis_dir
     for folder in dict.fromkeys((ir_folder, vis_folder)):
         if not folder.is_dir():
-            raise FileNotFoundError(_missing_message(spec, root, f"folder {folder} does not exist"))
+            raise DataNotFoundError(_missing_message(spec, root, f"folder {folder} does not exist"))
     listing = {folder: list_images(folder) for folder in dict.fromkeys((ir_folder, vis_folder))}
     ir = _match(listing[ir_folder], ir_folder, spec.ir_pattern, "IR")
     vis = _match(listing[vis_folder], vis_folder, spec.vis_pattern, "VIS")
@@ -460,7 +461,7 @@ def _registered_pairs(spec: DatasetSpec, data_root: str | os.PathLike | None,
     wanted = known if selection is None else selection
     absent = [i for i in wanted if i not in pairs]
     if absent:
-        raise FileNotFoundError(_missing_message(
+        raise DataNotFoundError(_missing_message(
             spec, root, f"{len(absent)} of its {len(wanted)} pairs are missing in {ir_folder} "
             f"(ids {', '.join(absent[:5])}{' ...' if len(absent) > 5 else ''})"))
     return [pairs[i] for i in wanted]
@@ -499,7 +500,7 @@ def load_pairs(
     if text in _REGISTRY:
         return _registered_pairs(_REGISTRY[text], data_root, selection)
     if not (Path(text).expanduser().exists() or os.sep in text or "/" in text):
-        raise KeyError(f"unknown dataset {text!r}: not a registered name ({', '.join(_REGISTRY)}) "
+        raise UnknownNameError(f"unknown dataset {text!r}: not a registered name ({', '.join(_REGISTRY)}) "
                        "and not an existing folder")
     pairs = _folder_pairs(Path(text).expanduser())
     if selection is not None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
+from datamodules.errors import UnknownNameError
+
 _REGISTRY: dict[str, Callable] = {}
 
 T = TypeVar("T", bound=Callable)
@@ -64,4 +66,4 @@ def _lookup(name: str) -> Callable:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise KeyError(f"unknown method {name!r}; registered: {', '.join(sorted(_REGISTRY))}") from None
+        raise UnknownNameError(f"unknown method {name!r}; registered: {', '.join(sorted(_REGISTRY))}") from None

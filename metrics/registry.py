@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable
 
 from torchmetrics import MetricCollection
 
+from datamodules.errors import UnknownNameError
 __all__ = ["MetricInfo", "create_collection", "get_metric", "get_metric_info", "list_conventions",
            "list_metrics", "register_metric"]
 
@@ -60,7 +61,7 @@ def list_conventions() -> list[str]:
 def list_metrics(convention: str = "default") -> list[str]:
     """Metric names of a convention, in registration order."""
     if convention not in list_conventions():
-        raise KeyError(f"unknown convention {convention!r}; known: {', '.join(list_conventions())}")
+        raise UnknownNameError(f"unknown convention {convention!r}; known: {', '.join(list_conventions())}")
     return [name for name, conv in _REGISTRY if conv == convention]
 
 
@@ -68,7 +69,7 @@ def get_metric_info(name: str, convention: str = "default") -> MetricInfo:
     try:
         return _REGISTRY[(name, convention)]
     except KeyError:
-        raise KeyError(
+        raise UnknownNameError(
             f"metric {name!r} is not in convention {convention!r}; it has: {', '.join(list_metrics(convention))}"
         ) from None
 

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from benchmarks.cli import UserError
+    from datamodules.errors import UserError
     from benchmarks.report.leaderboard import write_leaderboard
     from benchmarks.report.results import read_results
 

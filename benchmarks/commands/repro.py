@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from benchmarks.commands.run import _devices
     from benchmarks.profiles import PROFILES
     from benchmarks.report.facts import HEADLINE_METRICS
-    from benchmarks.study.plan import EXECUTORS
+    from benchmarks.study import EXECUTORS
     from benchmarks.tracking import MODES
 
     what = parser.add_argument_group("the study")
@@ -104,12 +104,10 @@ def options_from(args: argparse.Namespace):
 
 
 def main(args: argparse.Namespace) -> int:
-    import os
-
-    from benchmarks.run import TRAIN_ONLY_ENV
+    from benchmarks.run.train import rank_job
     from benchmarks.study import plan_study, run_study
 
-    rank_zero = not os.environ.get(TRAIN_ONLY_ENV)
+    rank_zero = rank_job() is None
     study = plan_study(options_from(args), announce=print if rank_zero else None)
     if rank_zero:
         index, count = study.options.shard

@@ -15,7 +15,6 @@ Profiles are the YAML files benchmarks/configs/<method>/<profile>.yaml.
 from __future__ import annotations
 
 import argparse
-import os
 
 
 def _devices(text: str):
@@ -72,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_seeds(text: str) -> list[int]:
     """'3' -> [3]; '0-4' -> [0..4]; '0,3,7' -> [0, 3, 7]."""
-    from benchmarks.cli import UserError
+    from datamodules.errors import UserError
 
     seeds: list[int] = []
     for token in str(text).split(","):
@@ -91,7 +90,7 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def parse_checkpoints(items: list[str]) -> dict[str, str]:
-    from benchmarks.cli import UserError
+    from datamodules.errors import UserError
 
     checkpoints: dict[str, str] = {}
     for item in items:
@@ -105,7 +104,7 @@ def parse_checkpoints(items: list[str]) -> dict[str, str]:
 
 
 def parse_pairs(text: str | None) -> dict[str, list[str]] | None:
-    from benchmarks.cli import UserError
+    from datamodules.errors import UserError
 
     if not text:
         return None
@@ -136,9 +135,10 @@ def options_from(args: argparse.Namespace):
 
 
 def main(args: argparse.Namespace) -> int:
-    from benchmarks.run import TRAIN_ONLY_ENV, plan_run, run
+    from benchmarks.run import plan_run, run
+    from benchmarks.run.train import rank_job
 
-    rank_zero = not os.environ.get(TRAIN_ONLY_ENV)
+    rank_zero = rank_job() is None
     plan = plan_run(options_from(args), announce=print if rank_zero else None)
     run(plan)
     return 0

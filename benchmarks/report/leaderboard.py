@@ -32,6 +32,7 @@ import pandas as pd
 
 from benchmarks.report.facts import metric_facts
 from benchmarks.report.results import RESULT_COLUMNS
+from datamodules.errors import UserError
 from datamodules.io import atomic_write
 
 __all__ = ["SUMMARY_COLUMNS", "method_order", "metric_order", "per_image_table", "rank", "summarize", "to_latex",
@@ -108,7 +109,7 @@ def per_image_table(results: pd.DataFrame, dataset: str, sort_by: str | None = N
     block = results[(results["dataset"] == dataset) & (results["convention"] == convention)]
     if block.empty:
         known = sorted(set(results["dataset"]))
-        raise ValueError(f"no results for dataset {dataset!r} (convention {convention!r}); the results have "
+        raise UserError(f"no results for dataset {dataset!r} (convention {convention!r}); the results have "
                          f"{', '.join(known)}")
     table = block.pivot_table(index=["method", "seed", "image"], columns="metric", values="value",
                               aggfunc="first", dropna=False, sort=False)
@@ -118,7 +119,7 @@ def per_image_table(results: pd.DataFrame, dataset: str, sort_by: str | None = N
         methods = method_order(block["method"])
         return table.loc[sorted(table.index, key=lambda row: (methods.index(row[0]), int(row[1]), _natural(row[2])))]
     if sort_by not in table.columns:
-        raise ValueError(f"sort_by={sort_by!r}: not a metric of these results ({', '.join(table.columns)})")
+        raise UserError(f"sort_by={sort_by!r}: not a metric of these results ({', '.join(table.columns)})")
     higher, _, _ = metric_facts(sort_by, convention)
     return table.sort_values(sort_by, ascending=not higher, na_position="last", kind="stable")
 

@@ -29,6 +29,7 @@ from matplotlib.patches import Rectangle
 from benchmarks.report.facts import metric_facts
 from benchmarks.report.leaderboard import method_order, metric_order
 from benchmarks.report.results import RunLayout
+from datamodules.errors import UserError
 
 __all__ = ["QualitativeRow", "auto_zoom_box", "bars_figure", "per_image_figure", "plot_bars", "plot_per_image",
            "plot_qualitative", "plot_run", "qualitative_figure", "qualitative_rows", "save_figure"]
@@ -312,7 +313,7 @@ def qualitative_rows(run_dir: str | os.PathLike, pairs: Mapping[str, Sequence[st
             pairs.setdefault(marker["dataset"], [marker["pairs"][0]["pair_id"]] if marker["pairs"] else [])
     unknown = sorted(set(pairs) - set(datasets))
     if unknown:
-        raise ValueError(f"{layout.root}: no results for dataset(s) {', '.join(unknown)}; the run has {', '.join(datasets)}")
+        raise UserError(f"{layout.root}: no results for dataset(s) {', '.join(unknown)}; the run has {', '.join(datasets)}")
     rows = []
     for dataset, pair_ids in pairs.items():
         chosen: dict[str, dict] = {}
@@ -321,7 +322,7 @@ def qualitative_rows(run_dir: str | os.PathLike, pairs: Mapping[str, Sequence[st
         for pair_id in pair_ids:
             source = next((p for m in chosen.values() for p in m["pairs"] if p["pair_id"] == str(pair_id)), None)
             if source is None:
-                raise ValueError(f"{layout.root}: dataset {dataset!r} has no evaluated pair {pair_id!r}")
+                raise UserError(f"{layout.root}: dataset {dataset!r} has no evaluated pair {pair_id!r}")
             ir, vis = read_pair(Pair(str(pair_id), Path(source["ir_path"]), Path(source["vis_path"]), dataset,
                                      resize_vis=bool(source.get("resize_vis", False))))
             fused = {}
@@ -364,12 +365,12 @@ def plot_run(run_dir: str | os.PathLike, *, pairs: Mapping[str, Sequence[str]] |
     if methods is not None:
         unknown = sorted(set(methods) - set(results["method"]))
         if unknown:
-            raise ValueError(f"{run_dir}: no results for method(s) {', '.join(unknown)}; "
+            raise UserError(f"{run_dir}: no results for method(s) {', '.join(unknown)}; "
                              f"the run has {', '.join(method_order(results['method']))}")
         results = results[results["method"].isin(methods)]
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
-        raise ValueError(f"unknown plot kind(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
+        raise UserError(f"unknown plot kind(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
     out_dir = Path(out_dir) if out_dir is not None else layout.plots
     paths: list[Path] = []
     if "bars" in kinds:

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.provenance import read_json
+from datamodules.errors import DataNotFoundError, UserError
 
 __all__ = ["KEY", "RESULT_COLUMNS", "RunLayout", "Unit", "read_results", "read_results_file"]
 
@@ -130,7 +131,7 @@ def read_results(run_dirs: str | os.PathLike | Iterable[str | os.PathLike]) -> p
     for run in run_dirs:
         path = Path(run) / "results.csv"
         if not path.is_file():
-            raise FileNotFoundError(f"{run}: no results.csv here; is it an ivif-bench run dir (ivif-bench run --out DIR)?")
+            raise DataNotFoundError(f"{run}: no results.csv here; is it an ivif-bench run dir (ivif-bench run --out DIR)?")
         frame = read_results_file(path)
         frame["run"] = str(run)
         frames.append(frame)
@@ -144,7 +145,7 @@ def read_results(run_dirs: str | os.PathLike | Iterable[str | os.PathLike]) -> p
         if not conflict.empty:
             key = dict(zip(KEY, conflict.index[0]))
             runs = ", ".join(repeated.set_index(KEY).loc[conflict.index[0], "run"].astype(str))
-            raise ValueError(f"runs {runs} disagree on {key}; combine runs with different seeds or methods only")
+            raise UserError(f"runs {runs} disagree on {key}; combine runs with different seeds or methods only")
     return results.drop_duplicates(KEY).drop(columns="run").reset_index(drop=True)
 
 
@@ -154,8 +155,8 @@ def read_results_file(path: str | os.PathLike) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype={"image": str, "method": str, "dataset": str, "metric": str, "convention": str})
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise ValueError(f"{path}: not a readable results CSV ({err})") from None
+        raise UserError(f"{path}: not a readable results CSV ({err})") from None
     missing = [c for c in RESULT_COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(RESULT_COLUMNS)}")
+        raise UserError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(RESULT_COLUMNS)}")
     return frame[RESULT_COLUMNS]

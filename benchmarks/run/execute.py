@@ -13,7 +13,6 @@ run started again with the same arguments skips the done units. The files:
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from dataclasses import asdict
@@ -29,7 +28,7 @@ from benchmarks.report.console import Reporter
 from benchmarks.report.results import RESULT_COLUMNS, RunLayout, Unit
 from benchmarks.run.merge import merge_results, report_run
 from benchmarks.run.plan import MethodPlan, Plan, RunError
-from benchmarks.run.train import TRAIN_ONLY_ENV, train, train_only
+from benchmarks.run.train import rank_job, train, train_only
 from datamodules.download import sha256_of
 from datamodules.io import atomic_write, save_png, to_tensor
 from metrics.evaluate import evaluate_folder
@@ -70,9 +69,9 @@ def run(plan: Plan, reporter: Reporter | None = None) -> pd.DataFrame | None:
         The leaderboard summary (``leaderboard.csv`` rows), or ``None`` on a
         non-zero rank of a multi-device training.
     """
-    spec = os.environ.get(TRAIN_ONLY_ENV)
-    if spec:  # a rank started by Lightning's launcher: join rank 0's training, then stop
-        train_only(plan, json.loads(spec))
+    job = rank_job()
+    if job is not None:  # a rank started by Lightning's launcher: join rank 0's training, then stop
+        train_only(plan, job)
         return None
     from benchmarks.tracking import Tracker
 

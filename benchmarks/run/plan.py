@@ -20,6 +20,7 @@ import yaml
 
 from benchmarks import profiles
 from benchmarks.report.results import RunLayout, Unit
+from datamodules.errors import UserError
 
 __all__ = ["FULL_DATASETS", "MethodPlan", "Plan", "RunError", "RunOptions", "SAMPLE_DATASETS", "check_checkpoint",
            "choose_datasets", "plan_run"]
@@ -28,7 +29,7 @@ SAMPLE_DATASETS = ("sample_tno", "sample_flir", "sample_nir")
 FULL_DATASETS = ("tno", "flir", "nir")
 
 
-class RunError(ValueError):
+class RunError(UserError):
     """A problem with the run's arguments or run dir, found before any training."""
 
 
@@ -296,7 +297,7 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
             if train_name in list_datasets():  # a folder is checked by the data module itself
                 try:
                     load_pairs(train_name, data.get("data_root"), data.get("train_ids"))
-                except (FileNotFoundError, KeyError, ValueError) as err:
+                except UserError as err:
                     if explicit:
                         raise RunError(f"{method.name}: its training data is not available: {err}") from None
                     plan.skipped.append((method.name, f"training data {train_name!r} not available "

@@ -23,17 +23,18 @@ from typing import Any, Sequence
 from benchmarks.provenance import read_json
 from benchmarks.report.facts import HEADLINE_METRICS
 from benchmarks.run.plan import MethodPlan, Plan, RunOptions, plan_run
+from benchmarks.study import EXECUTORS
+from datamodules.errors import UserError
 
 __all__ = ["DEFINITION_KEYS", "EXECUTORS", "STUDY_FILE", "StudyError", "StudyOptions", "StudyPlan", "parse_shard",
            "plan_study", "seed_list", "shard_seeds", "study_seeds"]
 
-EXECUTORS = ("serial", "ray")
 STUDY_FILE = "study.json"
 # what must agree between invocations on one study dir, and between the shard dirs of one study
 DEFINITION_KEYS = ("method", "profile", "datasets", "pairs", "metrics", "convention", "cpus_per_run")
 
 
-class StudyError(ValueError):
+class StudyError(UserError):
     """A problem with a study's arguments or dirs (printed as one line by the CLI)."""
 
 
