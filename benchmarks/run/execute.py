@@ -231,7 +231,8 @@ def _obtain_model(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter
     layout = plan.layout
     if not method.trainable:
         seed_everything(seed)
-        return profiles.instantiate(method.config["model"], f"{method.name}: model").eval(), None
+        config = plan.resolved_config(method.name, seed)
+        return profiles.instantiate(config, plan.config_source(method.name)).model.eval(), None
     if method.checkpoint is not None:
         checkpoint, source = method.checkpoint, "user checkpoint (--ckpt)"
     else:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-import yaml
 
 from benchmarks import profiles
 from benchmarks.report.results import RunLayout, Unit
@@ -117,6 +116,7 @@ class Plan:
     data_message: str
     skipped: list[tuple[str, str]] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)  # dataset label -> registered name or folder
+    _configs: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def seed_level(self) -> bool:
@@ -133,8 +133,19 @@ class Plan:
     def method(self, name: str) -> MethodPlan:
         return next(m for m in self.methods if m.name == name)
 
+    def config_source(self, method: str) -> str:
+        """Where ``method``'s config comes from, for messages: its YAML file, or "<method> (reference rule)"."""
+        return self.method(method).config.get("__file__") or f"{method} (reference rule, no config file)"
+
     def resolved_config(self, method: str, seed: int) -> dict[str, Any]:
-        """The config of ``method`` under ``seed`` with the run's overrides (the record of what trains)."""
+        """The config of ``method`` under ``seed`` with the run's overrides, as the config interpreter reads it
+        (:func:`benchmarks.profiles.parse_config`: typed, every default filled in): the record of what runs."""
+        key = (method, int(seed))
+        if key not in self._configs:
+            self._configs[key] = profiles.parse_config(self._overridden(method, seed), self.config_source(method))
+        return self._configs[key]
+
+    def _overridden(self, method: str, seed: int) -> dict[str, Any]:
         options = self.options
         ids = {name: [p.pair_id for p in pairs] for name, pairs in self.pairs.items()}
         config = profiles.resolve_config(
@@ -216,7 +227,7 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
     if unknown:
         raise RunError(f"unknown method(s) {', '.join(unknown)}; registered: {', '.join(registered)}")
     if options.reference_rules:
-        names = list(dict.fromkeys([*profiles.REFERENCE_METHODS, *names]))
+        names = list(dict.fromkeys([*list_methods(trainable=False), *names]))
     for method in options.checkpoints:
         if method not in registered:
             raise RunError(f"--ckpt {method}=...: unknown method {method!r}; registered: {', '.join(registered)}")
@@ -286,6 +297,9 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
         pairs[label], sources[label] = (selected[:limit] if limit else selected), str(dataset)
 
     plan = Plan(options, RunLayout(options.out), methods, pairs, metric_names, message, skipped, sources)
+    for method in plan.methods:  # every config is interpreted (keys, types, classes) before anything else
+        for seed in seeds:
+            plan.resolved_config(method.name, seed)
     # trainable methods that will train need their training data now, not after hours of other work
     kept = []
     for method in plan.methods:
@@ -305,9 +319,6 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
                     continue
         kept.append(method)
     plan.methods = kept
-    for method in plan.methods:  # the resolved configs must build their classes
-        config = plan.resolved_config(method.name, seeds[0])
-        profiles.import_class(config["data"]["class_path"], f"{method.name}: data.class_path")
     _check_training_configs(plan)
     return plan
 
@@ -393,7 +404,9 @@ def _check_training_configs(plan: Plan) -> None:
                                                           plan.layout.interrupted_checkpoint(method.name, seed)))
             if not (stored_file.is_file() and has_weights):
                 continue
-            stored = yaml.safe_load(stored_file.read_text(encoding="utf-8"))
+            # both read by the one interpreter: a config written as "lr: 1e-4" or "lr: 0.0001" is the same training
+            stored = profiles.parse_config(profiles.read_yaml(stored_file.read_text(encoding="utf-8"), stored_file),
+                                           stored_file)
             changes = _differences(_training_view(stored), _training_view(plan.resolved_config(method.name, seed)))
             if changes:
                 raise RunError(

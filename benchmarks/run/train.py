@@ -46,14 +46,22 @@ class _Stamp:
         return StampCallback()
 
 
-def _build_trainer(plan: Plan, method: MethodPlan, seed: int, config: dict[str, Any], wandb_run, show_progress: bool):
-    import lightning as L
+def _trainer_hook(plan: Plan, method: MethodPlan, seed: int, class_path: str, wandb_run, show_progress: bool):
+    """What the runner adds to a config's ``Trainer`` arguments (as interpreted by the config interpreter):
+    its checkpoints (``last.ckpt`` every N steps, ``interrupted.ckpt``, the method stamp), progress bar, logging."""
+
+    def hook(kwargs: dict[str, Any]) -> dict[str, Any]:
+        return _runner_trainer_arguments(plan, method, seed, class_path, wandb_run, show_progress, dict(kwargs))
+
+    return hook
+
+
+def _runner_trainer_arguments(plan: Plan, method: MethodPlan, seed: int, class_path: str, wandb_run,
+                              show_progress: bool, kwargs: dict[str, Any]) -> dict[str, Any]:
     from lightning.pytorch.callbacks import ModelCheckpoint, OnExceptionCheckpoint, ProgressBar, RichProgressBar
 
     from benchmarks.tracking import Tracker
 
-    where = f"{method.name}: trainer"
-    kwargs = profiles.instantiate(dict(config["trainer"]), where)
     callbacks = kwargs.pop("callbacks", None) or []
     callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
     checkpoint_dir = plan.layout.checkpoint_dir(method.name, seed)
@@ -62,7 +70,7 @@ def _build_trainer(plan: Plan, method: MethodPlan, seed: int, config: dict[str, 
                         every_n_train_steps=plan.options.checkpoint_every, enable_version_counter=False),
         # saved on an exception (Ctrl-C included), removed by Lightning after a clean fit
         OnExceptionCheckpoint(checkpoint_dir, filename="interrupted"),
-        _Stamp(method.name, seed, config["model"]["class_path"]),
+        _Stamp(method.name, seed, class_path),
     ]
     if show_progress and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(RichProgressBar())
@@ -70,13 +78,13 @@ def _build_trainer(plan: Plan, method: MethodPlan, seed: int, config: dict[str, 
     kwargs["enable_checkpointing"] = True
     max_steps = int(kwargs.get("max_steps") or -1)
     if max_steps > 0:  # short runs (smoke) still log their losses
-        kwargs["log_every_n_steps"] = min(int(kwargs.get("log_every_n_steps", 50)), max(1, max_steps // 10))
+        kwargs["log_every_n_steps"] = min(int(kwargs.get("log_every_n_steps") or 50), max(1, max_steps // 10))
     loggers = kwargs.pop("logger", None)
     loggers = [] if loggers in (None, True, False) else list(loggers) if isinstance(loggers, (list, tuple)) else [loggers]
     wandb_logger = Tracker.logger(wandb_run)
     if wandb_logger is not None:
         loggers.append(wandb_logger)
-    return L.Trainer(**kwargs, callbacks=callbacks, logger=loggers or False)
+    return {**kwargs, "callbacks": callbacks, "logger": loggers or False}
 
 
 def complete_checkpoint(path: Path) -> bool:
@@ -115,10 +123,9 @@ def train(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter: Report
             yaml.safe_dump(config, handle, sort_keys=False)
         reporter.line(f"{method.name}/seed{seed}: training ({plan.options.profile} profile)"
                       + (f", resuming from {resume}" if resume else ""))
-    seed_everything(seed)
-    model = profiles.instantiate(config["model"], f"{method.name}: model")
-    data = profiles.instantiate(config["data"], f"{method.name}: data")
-    trainer = _build_trainer(plan, method, seed, config, wandb_run, plan.options.progress and not child)
+    seed_everything(seed)  # the config's seed_everything is the seed too: the interpreter seeds again, the same way
+    hook = _trainer_hook(plan, method, seed, config["model"]["class_path"], wandb_run, plan.options.progress and not child)
+    model, data, trainer, _ = profiles.instantiate(config, plan.config_source(method.name), trainer_hook=hook)
     environment_before = dict(os.environ)
     os.environ[TRAIN_ONLY_ENV] = json.dumps({"method": method.name, "seed": seed, "launcher_pid": os.getpid(),
                                              "resume": None if resume is None else str(resume)})
