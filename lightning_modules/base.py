@@ -7,11 +7,14 @@ multiple of some size pads and crops back itself, see :func:`fuse_padded`).
 
 The base class gives every method the same ``test_step`` / ``predict_step``:
 fuse, round to 8 bits (every metric is computed from the 8-bit values a PNG
-holds) and feed one metric collection per test set.
+holds) and feed one ``MetricCollection`` per test set. ``ivif-bench run``
+evaluates through exactly this path (``Trainer.test``), so the metric code that
+syncs under DDP and runs on a GPU is the code the leaderboard comes from.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, Sequence
 
 import lightning as L
@@ -22,6 +25,15 @@ from torch import nn
 from datamodules.io import quantize_8bit
 
 __all__ = ["FusionModule", "check_pair", "fuse_padded"]
+
+
+def _gather_lists(items: list[str]) -> list[str]:
+    """``items`` of every process, in rank order (this process's alone outside DDP)."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return list(items)
+    gathered: list[list[str] | None] = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(gathered, list(items))
+    return [item for part in gathered for item in (part or [])]
 
 
 def check_pair(ir: torch.Tensor, vis: torch.Tensor) -> None:
@@ -73,12 +85,15 @@ class FusionModule(L.LightningModule):
 
     Attributes:
         needs_training: ``False`` for reference rules that have no weights.
-        test_metric_names: metrics computed by ``test_step``; ``None`` means
-            every metric of the default convention.
+        test_metric_names, test_convention, test_metric_device: what ``test_step``
+            evaluates, set by :meth:`configure_test` (default: every metric of the
+            default convention, on the model's device).
     """
 
     needs_training: bool = True
     test_metric_names: Sequence[str] | None = None
+    test_convention: str = "default"
+    test_metric_device: torch.device | None = None
 
     def fuse(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
         """Fuse a batch.
@@ -96,35 +111,92 @@ class FusionModule(L.LightningModule):
         return self.fuse(ir, vis)
 
     # ----------------------------------------------------------------- test
-    def _test_dataset_names(self) -> list[str]:
+    def configure_test(self, metrics: Sequence[str] | str | None = None, convention: str = "default",
+                       metric_device: str | torch.device | None = None) -> None:
+        """Choose what :meth:`test_step` evaluates (the runner calls this before ``Trainer.test``).
+
+        Args:
+            metrics: metric names (``None``: every metric of ``convention``).
+            convention: the metric convention (``default``, ``vifb``, ``cddfuse``, ``tang``...).
+            metric_device: where the metric collections live and compute (``"cpu"``: float64
+                on the 8-bit levels, bitwise ``ivif-bench evaluate``'s values); ``None``: the model's device.
+        """
+        self.test_metric_names = None if metrics is None else list(metrics) if not isinstance(metrics, str) else metrics
+        self.test_convention = convention
+        self.test_metric_device = None if metric_device is None else torch.device(metric_device)
+
+    def _test_dataset_names(self) -> list[str | None]:
         datamodule = getattr(self.trainer, "datamodule", None)
         names = list(getattr(datamodule, "test_datasets", None) or [])
         loaders = self.trainer.test_dataloaders
         count = len(loaders) if isinstance(loaders, (list, tuple)) else 1
-        return names if len(names) == count else [str(i) for i in range(count)]
+        return names if len(names) == count else [None] * count  # else: from the batches' "dataset"
 
     def on_test_start(self) -> None:
         from metrics import create_collection
 
+        convention = getattr(self, "test_convention", "default")
+        device = getattr(self, "test_metric_device", None) or self.device
         self._test_names = self._test_dataset_names()
         self.test_collections = nn.ModuleList(
-            [create_collection(self.test_metric_names) for _ in self._test_names]
-        ).to(self.device)
+            [create_collection(self.test_metric_names, convention) for _ in self._test_names]).to(device)
+        self._test_pair_ids: list[list[str]] = [[] for _ in self._test_names]
+        #: after ``Trainer.test``: ``{dataset: {"pair_ids": [...], "values": {metric: [float, ...]}}}``, per image
+        self.test_results: dict[str, dict[str, Any]] = {}
 
     def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        """Fuse a test batch, round it to 8 bits (what its PNG holds) and feed the test set's metric collection.
+
+        Returns:
+            the fused batch, N x 1 x H x W on the 8-bit grid (k / 255), e.g. for a callback writing PNGs.
+        """
         check_pair(batch["ir"], batch["vis"])
-        fused = quantize_8bit(self.fuse(batch["ir"], batch["vis"]))
-        self.test_collections[dataloader_idx].update(fused, batch["ir"], batch["vis"])
+        pair_ids = [str(p) for p in batch.get("pair_id", [f"{batch_idx}.{i}" for i in range(len(batch["ir"]))])]
+        if self._test_names[dataloader_idx] is None:
+            self._test_names[dataloader_idx] = str((batch.get("dataset") or [dataloader_idx])[0])
+        where = f"pair(s) {', '.join(pair_ids)} of {self._test_names[dataloader_idx]!r}"
+        fused = self.fuse(batch["ir"], batch["vis"])
+        if not isinstance(fused, torch.Tensor) or fused.shape != batch["ir"].shape:
+            shape = tuple(fused.shape) if isinstance(fused, torch.Tensor) else type(fused).__name__
+            raise ValueError(f"{type(self).__name__}.fuse returned {shape} for {where}; "
+                             f"expected {tuple(batch['ir'].shape)}")
+        if torch.isnan(fused).any():
+            raise ValueError(f"{type(self).__name__}.fuse returned NaN for {where}")
+        fused = quantize_8bit(fused)
+        collection = self.test_collections[dataloader_idx]
+        device = next(iter(collection.values())).device
+        with warnings.catch_warnings(record=True) as caught:  # a metric's warning (NaN, undefined) names the pairs
+            warnings.simplefilter("always")
+            collection.update(*(x.to(device) for x in (fused, batch["ir"], batch["vis"])))
+        for warning in caught:
+            warnings.warn(f"{where}: {warning.message}", warning.category, stacklevel=2)
+        self._test_pair_ids[dataloader_idx].extend(pair_ids)
         return fused
 
     def on_test_epoch_end(self) -> None:
-        for name, collection in zip(self._test_names, self.test_collections):
-            values = collection.compute()
-            self.log_dict(
-                {f"test/{name}/{metric}": value.float() for metric, value in values.items()},
-                add_dataloader_idx=False,
-            )
+        """Per test set: every image's values (gathered from every process), the means logged, the states reset.
+
+        Under DDP each metric's ``cat`` state and the pair ids are gathered in
+        rank order, so values and ids line up; a pair the distributed sampler
+        repeated (to give every rank as many) is kept once.
+        """
+        for index, (name, collection) in enumerate(zip(self._test_names, self.test_collections)):
+            name = name if name is not None else str(index)
+            pair_ids = _gather_lists(self._test_pair_ids[index])
+            values = {}
+            for metric_name, metric in collection.items():
+                with metric.sync_context():
+                    values[metric_name] = metric.per_image().detach().to("cpu", torch.float64).tolist()
+            keep = list({pair_id: position for position, pair_id in reversed(list(enumerate(pair_ids)))}.values())
+            keep.sort()
+            result = {"pair_ids": [pair_ids[i] for i in keep],
+                      "values": {metric: [column[i] for i in keep] for metric, column in values.items()}}
+            self.test_results[name] = result
+            means = {metric: torch.tensor(column, dtype=torch.float64).mean() for metric, column in result["values"].items()}
+            self.log_dict({f"test/{name}/{metric}": value.float() for metric, value in means.items()},
+                          add_dataloader_idx=False, sync_dist=False, rank_zero_only=True)
             collection.reset()
+            self._test_pair_ids[index] = []
 
     # -------------------------------------------------------------- predict
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:

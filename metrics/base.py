@@ -8,7 +8,19 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
-__all__ = ["FusionMetric"]
+__all__ = ["FusionMetric", "on_8bit_levels"]
+
+
+def on_8bit_levels(image: torch.Tensor) -> torch.Tensor:
+    """``image`` (values in [0, 1]) snapped to the 8-bit levels k / 255, in the dtype the metrics compute in.
+
+    On CPU the result is float64 and equals ``uint8 / 255`` computed in float64,
+    bit for bit: what ``ivif-bench evaluate`` reads from a PNG. (A float32 k / 255
+    cast to float64 is not k / 255; rounding ``image * 255`` to the level k first
+    makes it so.) Elsewhere (GPU) float32, or float64 if given float64.
+    """
+    wide = image.device.type == "cpu" or image.dtype == torch.float64
+    return torch.round(image.to(torch.float64 if wide else torch.float32) * 255) / 255
 
 
 class FusionMetric(Metric):
@@ -24,7 +36,8 @@ class FusionMetric(Metric):
             usual ``torchmetrics.Metric`` keyword arguments.
 
     Inputs to ``update``:
-        fused, ir, vis: float tensors N x 1 x H x W in [0, 1].
+        fused, ir, vis: float tensors N x 1 x H x W in [0, 1], on the 8-bit grid (k / 255);
+        each is snapped to the levels first (:func:`on_8bit_levels`: float64 on CPU).
 
     Example:
         >>> import torch
@@ -51,6 +64,7 @@ class FusionMetric(Metric):
 
     def update(self, fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> None:
         """Add the values of a batch of N fused images."""
+        fused, ir, vis = (on_8bit_levels(image) for image in (fused, ir, vis))
         self.values.append(type(self).functional(fused, ir, vis, **self.options).detach().flatten())
 
     def per_image(self) -> torch.Tensor:

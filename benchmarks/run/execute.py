@@ -4,8 +4,9 @@ The unit of work is ``(method, seed, dataset)``. For each (method, seed) the
 runner gets a model (a reference rule needs none; a trainable method reuses
 ``--ckpt METHOD=PATH``, or the run dir's ``final.ckpt``, or is trained under
 its profile config, resuming from ``last.ckpt``), then for each test set not
-yet done it fuses every pair to an 8-bit PNG, evaluates every metric on the
-PNG read back, writes the per-image rows and finally a done marker. A killed
+yet done it fuses every pair to an 8-bit PNG and evaluates it through the
+metric classes (:mod:`benchmarks.run.evaluate`, ``Trainer.test``), writes the
+per-image rows and finally a done marker. A killed
 run started again with the same arguments skips the done units. The files:
 :mod:`benchmarks.report.results`.
 """
@@ -17,7 +18,7 @@ import os
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 import pandas as pd
 import torch
@@ -26,14 +27,14 @@ from benchmarks import profiles
 from benchmarks.provenance import collect, environment, now, read_json, seed_everything, write_json
 from benchmarks.report.console import Reporter
 from benchmarks.report.results import RESULT_COLUMNS, RunLayout, Unit
+from benchmarks.run.evaluate import evaluate_unit
 from benchmarks.run.merge import merge_results, report_run
 from benchmarks.run.plan import MethodPlan, Plan, RunError
 from benchmarks.run.train import rank_job, train, train_only
 from datamodules.download import sha256_of
-from datamodules.io import atomic_write, save_png, to_tensor
-from metrics.evaluate import evaluate_folder
+from datamodules.io import atomic_write
 
-__all__ = ["fuse_pairs", "run", "run_lock", "run_method_seed", "write_provenance"]
+__all__ = ["fusion_device", "run", "run_lock", "run_method_seed", "write_provenance"]
 
 
 @contextlib.contextmanager
@@ -253,10 +254,9 @@ def _obtain_model(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter
     return model.eval(), checkpoint
 
 
-
 def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint_sha: str | None, wandb_run,
               tracker, reporter: Reporter) -> None:
-    """Fuse every pair of the unit to PNG, evaluate, write the rows, then the done marker."""
+    """Fuse every pair of the unit to PNG and evaluate it (``Trainer.test``), write the rows, then the done marker."""
     layout = plan.layout
     pairs = plan.pairs[unit.dataset]
     fused_dir = layout.fused_dir(unit, plan.seed_level)
@@ -266,14 +266,10 @@ def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint
         if stale.name not in wanted:
             stale.unlink()
     clock = time.perf_counter()
-    fuse_pairs(model, pairs, fused_dir, fusion_device(plan, unit.method, unit.seed), reporter, f"fuse     {unit}")
-    fuse_s = time.perf_counter() - clock
-    clock = time.perf_counter()
-    rows = evaluate_folder(fused_dir, plan.sources.get(unit.dataset, unit.dataset), plan.options.data_root,
-                           ids=[p.pair_id for p in pairs], metrics=plan.metrics, convention=plan.options.convention,
-                           device=plan.options.metric_device, progress=plan.options.progress)
-    rows["dataset"] = unit.dataset
-    eval_s = time.perf_counter() - clock
+    rows = evaluate_unit(model, pairs, fused_dir, dataset=unit.dataset, metrics=plan.metrics,
+                         convention=plan.options.convention, device=fusion_device(plan, unit.method, unit.seed),
+                         metric_device=plan.options.metric_device, progress=plan.options.progress)
+    test_s = time.perf_counter() - clock
     rows.insert(0, "method", unit.method)
     rows.insert(1, "seed", unit.seed)
     results_file = layout.results_file(unit)
@@ -291,35 +287,8 @@ def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint
         "pairs": [{"pair_id": p.pair_id, "ir_path": str(p.ir_path), "vis_path": str(p.vis_path),
                    "resize_vis": bool(getattr(p, "resize_vis", False))} for p in pairs],
         "means": {k: float(v) for k, v in means.items()},
-        "fuse_time_s": round(fuse_s, 3), "eval_time_s": round(eval_s, 3), "finished": now(),
+        "test_time_s": round(test_s, 3), "finished": now(),
         "environment": environment(),
     })
-    reporter.line(f"done {unit}: {len(pairs)} pairs, fused in {fuse_s:.1f} s, evaluated in {eval_s:.1f} s")
-
-
-def fuse_pairs(model, pairs: Sequence, out_dir: Path, device: torch.device, reporter: Reporter | None = None,
-               description: str = "fuse") -> list[Path]:
-    """Fuse each pair at full size (batch 1, eval mode, no grad) and write ``<pair_id>.png`` (8-bit) into ``out_dir``.
-
-    Raises:
-        ValueError: a fused image of the wrong shape or with NaN (names the pair).
-    """
-    from datamodules.datasets import read_pair
-
-    reporter = reporter or Reporter(progress=False)
-    model = model.to(device).eval()
-    paths = []
-    with torch.inference_mode(), reporter.progress(description, len(pairs)) as advance:
-        for pair in pairs:
-            ir, vis = (to_tensor(image).unsqueeze(0).to(device) for image in read_pair(pair))
-            fused = model.fuse(ir, vis)
-            if not isinstance(fused, torch.Tensor) or fused.shape != ir.shape:
-                shape = tuple(fused.shape) if isinstance(fused, torch.Tensor) else type(fused).__name__
-                raise ValueError(f"{type(model).__name__}.fuse returned {shape} for pair {pair.pair_id!r} of "
-                                 f"{pair.dataset!r}; expected {tuple(ir.shape)}")
-            if torch.isnan(fused).any():
-                raise ValueError(f"{type(model).__name__}.fuse returned NaN for pair {pair.pair_id!r} of {pair.dataset!r}")
-            paths.append(save_png(out_dir / f"{pair.pair_id}.png", fused[0, 0]))
-            advance()
-    return paths
+    reporter.line(f"done {unit}: {len(pairs)} pairs fused and evaluated in {test_s:.1f} s")
 
