@@ -13,7 +13,9 @@ from .datasets import (
     get_dataset,
     list_datasets,
     load_pairs,
+    Source,
     read_pair,
+    register_dataset,
     resolve_data_root,
 )
 
@@ -35,6 +37,8 @@ __all__ = [
     "get_dataset",
     "list_datasets",
     "load_pairs",
+    "Source",
     "read_pair",
+    "register_dataset",
     "resolve_data_root",
 ]

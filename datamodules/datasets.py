@@ -55,6 +55,7 @@ __all__ = [
     "natural_key",
     "parse_ids",
     "read_pair",
+    "register_dataset",
     "resolve_data_root",
 ]
 
@@ -170,6 +171,49 @@ def _register(spec: DatasetSpec) -> None:
     _REGISTRY[spec.name] = spec
 
 
+# ------------------------------------------------------------------ datasets of other packages (plugins)
+#: manifest name -> the file a plugin ships (the built-in manifests live in :data:`MANIFEST_DIR`)
+_MANIFEST_FILES: dict[str, Path] = {}
+
+
+def register_dataset(spec: DatasetSpec, *, manifest: str | os.PathLike, source: Source | None = None) -> DatasetSpec:
+    """Register a dataset from another package (a plugin): it then works wherever a built-in name does.
+
+    Its files live in a data root like the built-in ones (``<root>/<source folder>/...``),
+    are fetched by ``ivif-bench data download NAME`` from the upstream repository at
+    its pinned commit and checked by ``ivif-bench data verify NAME``.
+
+    Args:
+        spec: the dataset (``source`` names the upstream repository; ``manifest`` the
+            manifest's name, usually ``spec.name``).
+        manifest: the plugin's sha256 manifest file, in the format of
+            ``datamodules/manifests/*.json`` (``{"files": {path: {"sha256": ..., "size": ...}}}``,
+            paths relative to the source folder).
+        source: the upstream repository, when it is not one of :data:`SOURCES`.
+
+    Raises:
+        ValueError: no ``source``, a name or source key already registered differently, or a missing manifest.
+    """
+    if spec.source is None:
+        raise ValueError(f"register_dataset({spec.name!r}): a plugin dataset lives in a data root; give its source")
+    if source is not None:
+        known = SOURCES.get(spec.source)
+        pinned = (source.folder, source.repository, source.commit)
+        if known is not None and (known.folder, known.repository, known.commit) != pinned:
+            raise ValueError(f"register_dataset({spec.name!r}): source {spec.source!r} is already {known}")
+        SOURCES.setdefault(spec.source, source)
+    if spec.source not in SOURCES:
+        raise ValueError(f"register_dataset({spec.name!r}): unknown source {spec.source!r}; pass source=Source(...)")
+    path = Path(manifest).expanduser().resolve()
+    if not path.is_file():
+        raise ValueError(f"register_dataset({spec.name!r}): no manifest file {path}")
+    if _REGISTRY.get(spec.name, spec) != spec or _MANIFEST_FILES.get(spec.manifest, path) != path:
+        raise ValueError(f"dataset {spec.name!r} is registered twice")
+    _MANIFEST_FILES[spec.manifest] = path
+    _register(spec)
+    return spec
+
+
 _register(DatasetSpec(
     name="tno", description="TNO test set of DIDFuse: 40 gray pairs, 256x256 to 768x576 (BMP)",
     pair_count=40, use="test set of DIDFuse / NormFuse", **_TNO))
@@ -270,7 +314,7 @@ def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
 @functools.lru_cache(maxsize=None)
 def load_manifest(name: str) -> dict:
     """The shipped manifest ``manifests/<name>.json``: source, commit, ``files`` (path -> sha256, size), extras."""
-    path = MANIFEST_DIR / f"{name}.json"
+    path = _MANIFEST_FILES.get(name, MANIFEST_DIR / f"{name}.json")
     if not path.is_file():
         raise DatasetError(f"{path}: the manifest of dataset {name!r} is missing from the package")
     return json.loads(path.read_text())

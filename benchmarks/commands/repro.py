@@ -100,7 +100,7 @@ def options_from(args: argparse.Namespace):
         wandb=args.wandb, accelerator=args.accelerator, devices=args.devices, strategy=args.strategy,
         num_nodes=args.num_nodes, max_steps=args.max_steps, checkpoint_every=args.checkpoint_every,
         metric_device=args.metric_device, download=args.download, progress=not args.no_progress,
-        argv=["ivif-bench", *sys.argv[1:]])
+        argv=["ivif-bench", *sys.argv[1:]], plugins=args.plugin)
 
 
 def main(args: argparse.Namespace) -> int:

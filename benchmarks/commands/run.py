@@ -131,7 +131,8 @@ def options_from(args: argparse.Namespace):
         train_dataset=args.train_dataset, wandb=args.wandb, name=args.name, accelerator=args.accelerator,
         devices=args.devices, strategy=args.strategy, num_nodes=args.num_nodes, max_steps=args.max_steps,
         checkpoint_every=args.checkpoint_every, metric_device=args.metric_device, plots=not args.no_plots,
-        qualitative=parse_pairs(args.pairs), download=args.download, progress=not args.no_progress)
+        qualitative=parse_pairs(args.pairs), download=args.download, progress=not args.no_progress,
+        plugins=args.plugin)
 
 
 def main(args: argparse.Namespace) -> int:

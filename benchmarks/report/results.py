@@ -102,6 +102,10 @@ class RunLayout:
     def results_file(self, unit: Unit) -> Path:
         return self.root / "results" / unit.method / f"seed{unit.seed}" / f"{unit.dataset}.csv"
 
+    def marker_of(self, marker: dict[str, Any]) -> Path:
+        """The file of a done marker read by :meth:`markers`."""
+        return self.marker(Unit(marker["method"], int(marker["seed"]), marker["dataset"]))
+
     def markers(self) -> list[dict[str, Any]]:
         """Every done marker of the run dir, in (method, seed, dataset) path order."""
         return [read_json(p) for p in sorted((self.root / "units").glob("*/seed*/*.done.json"))]

@@ -24,8 +24,10 @@ import pandas as pd
 import torch
 
 from benchmarks import profiles
+from benchmarks.plugins import loaded_plugins
 from benchmarks.provenance import collect, environment, now, read_json, seed_everything, write_json
 from benchmarks.report.console import Reporter
+from benchmarks.report.facts import method_facts_of, metric_facts_of
 from benchmarks.report.results import RESULT_COLUMNS, RunLayout, Unit
 from benchmarks.run.evaluate import evaluate_unit
 from benchmarks.run.merge import merge_results, report_run
@@ -137,6 +139,7 @@ def write_provenance(plan: Plan, started: str, status: str, clock: float | None 
         status=status,
         units=counts,
         history=history,
+        plugins=[asdict(plugin) for plugin in loaded_plugins()],
     )
     write_json(layout.provenance, record)
 
@@ -257,6 +260,9 @@ def _obtain_model(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter
 def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint_sha: str | None, wandb_run,
               tracker, reporter: Reporter) -> None:
     """Fuse every pair of the unit to PNG and evaluate it (``Trainer.test``), write the rows, then the done marker."""
+    from lightning_modules import get_method_class
+    from metrics import get_metric_info
+
     layout = plan.layout
     pairs = plan.pairs[unit.dataset]
     fused_dir = layout.fused_dir(unit, plan.seed_level)
@@ -281,6 +287,9 @@ def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint
     write_json(layout.marker(unit), {
         "method": unit.method, "seed": unit.seed, "dataset": unit.dataset,
         "signature": _unit_signature(plan, unit, checkpoint_sha),
+        # what a reader needs to rank these rows, whether or not the metrics are registered where it reads them
+        "metric_facts": [metric_facts_of(get_metric_info(name, plan.options.convention)) for name in plan.metrics],
+        "method_facts": method_facts_of(get_method_class(unit.method)),
         "checkpoint": None if checkpoint is None else str(checkpoint),
         "fused_dir": str(fused_dir.relative_to(layout.root)),
         "results_file": str(results_file.relative_to(layout.root)),

@@ -63,6 +63,7 @@ class RunOptions:
             (the study runs its one method alone).
         seed_level_fused: fused images under ``fused/<method>/seed<k>/`` even with one
             seed (a study's shard may hold one seed of many).
+        plugins: plugin modules to load first (``--plugin``; the installed entry points load anyway).
     """
 
     out: Path | None = None
@@ -92,6 +93,7 @@ class RunOptions:
     progress: bool = True
     reference_rules: bool = True
     seed_level_fused: bool = False
+    plugins: Sequence[str] = ()
 
 
 @dataclass
@@ -207,9 +209,11 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
             ``runs/<profile>`` (``runs/<profile>-sample`` on the sample).
         announce: called first with the one line saying which data the run uses.
     """
+    from benchmarks.plugins import load_plugins
     from datamodules.datasets import list_datasets, load_pairs
     from lightning_modules import get_method_class, list_methods
 
+    load_plugins(options.plugins)
     profile = profiles.get_profile(options.profile)
     seeds = [int(s) for s in options.seeds]
     if not seeds or len(set(seeds)) != len(seeds):

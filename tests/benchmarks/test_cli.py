@@ -18,7 +18,15 @@ from benchmarks.run.train import TRAIN_ONLY_ENV, complete_checkpoint
 from datamodules.errors import UserError
 
 REPO = Path(__file__).resolve().parents[2]
-LIGHT = ("--help", "data list", "data verify tno --data-root {data_root}")
+LIGHT = ("--help", "data list", "data verify tno --data-root {data_root}", "leaderboard {run} --out {out}")
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "run"
+    assert cli(["run", "--methods", "average,max", "--datasets", "sample_tno", "--limit-pairs", "1", "--metrics", "EN",
+                "--profile", "smoke", "--out", str(out), "--wandb", "disabled", "--no-plots", "--no-progress"]) == 0
+    return out
 
 
 def _modules_after(args: list[str], extra: str = "") -> dict[str, bool]:
@@ -38,9 +46,11 @@ def _modules_after(args: list[str], extra: str = "") -> dict[str, bool]:
 
 
 @pytest.mark.parametrize("command", LIGHT)
-def test_light_commands_import_no_torch(command, data_root):
-    loaded = _modules_after(command.format(data_root=data_root).split())
+def test_light_commands_import_no_torch(command, data_root, small_run, tmp_path):
+    loaded = _modules_after(command.format(data_root=data_root, run=small_run, out=tmp_path).split())
     assert loaded == {"torch": False, "lightning": False, "torchmetrics": False, "wandb": False}
+    if command.startswith("leaderboard"):  # ranked from the facts recorded in the run dir, not the registry
+        assert "| EN ↑ |" in (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
 
 
 def test_a_user_error_is_one_line_and_a_bug_keeps_its_traceback(monkeypatch, capsys):
