@@ -47,6 +47,14 @@ def plugin_run(tmp_path_factory, data_root) -> Path:
     return out
 
 
+@pytest.mark.parametrize("file, fence", [("pyproject.toml", "toml"), ("ivif_bench_example/__init__.py", "python"),
+                                         ("ivif_bench_example/configs/smoke.yaml", "yaml")])
+def test_the_readme_shows_the_example_package_the_tests_run(file, fence):
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    text = (PLUGIN / "example" / file).read_text(encoding="utf-8").rstrip()
+    assert f"```{fence}\n{text}\n```" in readme, f"README: update the example's {file}"
+
+
 def test_the_installed_metadata_is_the_example_pyprojects():
     project = tomllib.loads((PLUGIN / "example" / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     dist = PLUGIN / "installed" / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
