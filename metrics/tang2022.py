@@ -30,7 +30,7 @@ __all__ = ["COLOR_RULE", "REFERENCE", "Tang2022Qabf", "Tang2022SpatialFrequency"
            "Tang2022VIF"]
 
 CONVENTION = "tang2022"
-REFERENCE = ("Linfeng-Tang/Evaluation-for-Image-Fusion Evaluation/*.m @ 5d6c43a (before the 2023-03-03 rewrite "
+REFERENCE = ("Linfeng-Tang/Evaluation-for-Image-Fusion Evaluation/*.m @ 553c1d5 (before the 2023-03-03 rewrite "
              "7849642; SeAFusion, PIAFusion)")
 #: the old ``Evaluation_for_*.m`` turn a 3-channel image into gray with MATLAB ``rgb2gray`` (as ``tang``)
 COLOR_RULE = "matlab-rgb2gray"
@@ -43,7 +43,7 @@ class _Variant(FusionMetric):
 
 
 class Tang2022StandardDeviation(_Variant):
-    """SD (tang2022): uint8 arithmetic, saturating (:func:`~metrics.functional.tang2022.tang2022_standard_deviation`)."""
+    """SD (tang2022): uint8 arithmetic (:func:`~metrics.functional.tang2022.tang2022_standard_deviation`)."""
 
     functional = staticmethod(ft.tang2022_standard_deviation)
 

@@ -1,6 +1,6 @@
 """The ``tang2022`` convention: Linfeng-Tang/Evaluation-for-Image-Fusion as it was before 2023-03-03.
 
-``Evaluation/analysis_Reference.m`` at commit ``5d6c43a`` (2022-05-02, the code SeAFusion and
+``Evaluation/analysis_Reference.m`` at ``553c1d5`` (as added in ``5d6c43a``, 2022-05-02: the code SeAFusion and
 PIAFusion were evaluated with; rewritten in ``7849642`` on 2023-03-03) hands its metric files
 three kinds of input, and the metrics inherit the scale of each:
 

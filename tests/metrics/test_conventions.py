@@ -294,8 +294,8 @@ def test_evaluate_convention_all_gives_one_row_per_metric_and_convention(data_ro
     assert code == 0
     rows = pd.read_csv(out, dtype={"image": str})
     assert sorted(zip(rows.metric, rows.convention)) == sorted(
-        [("MI", c) for c in ("default", "cddfuse", "tang", "vifb")]
-        + [("PSNR", c) for c in ("default", "cddfuse", "tang", "vifb")] + [("CE", "vifb")])
+        [("MI", c) for c in ("default", "cddfuse", "tang", "tang2022", "vifb")]
+        + [("PSNR", c) for c in ("default", "cddfuse", "tang", "tang2022", "vifb")] + [("CE", "vifb")])
     mi = rows[rows.metric == "MI"].set_index("convention")["value"]
     assert mi["cddfuse"] == pytest.approx(mi["default"] * math.log(2), rel=1e-12)
     printed = capsys.readouterr().out

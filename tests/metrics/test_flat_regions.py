@@ -108,7 +108,8 @@ def _metric_peilla(ir, vis, fused, filt, exact_zeros: bool = False) -> tuple[flo
         mu_a, mu_b = filt(a, window), filt(b, window)
         var_a, var_b = filt(a * a, window) - mu_a**2, filt(b * b, window) - mu_b**2
         cov = filt(a * b, window) - mu_a * mu_b
-        return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)), var_a, var_b
+        ssim = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+        return ssim, var_a, var_b
 
     _, var_ir, var_vis = ssim_map(ir, vis)
     if exact_zeros:
