@@ -4,10 +4,14 @@ Every named dataset is a :class:`DatasetSpec`: the upstream repository and
 pinned commit its files come from, the folders and file-name patterns inside
 that repository, and the number of pairs it must hold. Files live under a data
 root in the upstream layout (``<root>/IVIF-DIDFuse/Datasets/...``,
-``<root>/RoadScene/...``), exactly as ``ivif-bench data download`` writes them.
+``<root>/RoadScene/...``, ``<root>/VIFB/input/...``,
+``<root>/Evaluation-for-Image-Fusion/Image/...``), exactly as ``ivif-bench
+data download`` writes them. Each spec records whether its visible images are
+colour (``vis_color``).
 
 Pairs are matched by id: for ``IR<k>`` / ``VIS<k>`` files the id is ``k`` as
-written (no padding), for RoadScene the file stem ``FLIR_<n>``. The pair id is
+written (no padding); otherwise the file stem (RoadScene ``FLIR_<n>``, VIFB
+``carLight``, Tang's TNO ``01`` .. ``42``). The pair id is
 what a fused output is named after. A folder of the user's own (``ir/`` +
 ``vis/`` sub-folders, or ``IR*`` / ``VIS*`` files side by side) is a dataset too.
 
@@ -55,6 +59,7 @@ __all__ = [
     "parse_ids",
     "read_pair",
     "resolve_data_root",
+    "scan_pairs",
 ]
 
 DATA_ENV_VAR = "IVIF_BENCH_DATA"
@@ -103,6 +108,23 @@ SOURCES: dict[str, Source] = {
         commit="3ef68c68ef1294671f033e3080096b314a431872",
         licence="FLIR ADAS free dataset licence; cite Xu et al., FusionDN, AAAI 2020",
     ),
+    "VIFB": Source(
+        folder="VIFB",
+        repository="xingchenzhang/VIFB",
+        commit="22b2ea9d91499cc5962d9bdcae9c290270f0fade",
+        licence="no licence stated upstream; images collected by VIFB (Zhang, Ye, Xiao, CVPRW 2020) from the "
+        "INO video analytics dataset and fusion-tracking datasets, for research use; cite VIFB and its sources",
+    ),
+    # The 126 image files are identical (git blob hashes) in every commit from 5d6c43a (2022-05-02, the
+    # commit that added them) to main's tip 0e87153 (2026-03-02); 5d6c43a is also the code state before
+    # the 2023-03-03 rewrite of analysis_Reference.m (7849642), i.e. the `tang2022` convention's.
+    "Evaluation-for-Image-Fusion": Source(
+        folder="Evaluation-for-Image-Fusion",
+        repository="Linfeng-Tang/Evaluation-for-Image-Fusion",
+        commit="5d6c43a68850409e1ec67d56de1827113064a19a",
+        licence="TNO Image Fusion Dataset (Toet), figshare, CC BY 4.0, as redistributed by Tang's "
+        "evaluation code (no licence stated for the repository)",
+    ),
 }
 
 
@@ -125,9 +147,12 @@ class DatasetSpec:
             ``None`` for all of them.
         ids_from_manifest: a key of the manifest holding the subset's ids
             (``roadscene_test``), computed by ``python -m datamodules.manifest``.
+        vis_color: the visible images are colour (RGB files whose channels
+            differ); ``False`` for gray files and for RGB files whose three
+            channels are equal (Tang's TNO copies).
         resize_vis: the VIS images are registered to the IR crop at a higher
-            resolution (RoadScene's ``crop_HR_visible``); :func:`read_pair`
-            resizes them to the IR size.
+            resolution; :func:`read_pair` resizes them to the IR size (no
+            shipped dataset needs it: RoadScene uses ``crop_LR_visible``, the IR size).
         use: which paper uses it, and how.
     """
 
@@ -142,6 +167,7 @@ class DatasetSpec:
     manifest: str
     ids: tuple[str, ...] | None = None
     ids_from_manifest: str | None = None
+    vis_color: bool = False
     resize_vis: bool = False
     use: str = ""
 
@@ -186,20 +212,31 @@ _register(DatasetSpec(
     name="flir_train", description="FLIR training set of DIDFuse: 180 RoadScene pairs, IR gray + VIS RGB (JPEG)",
     source="IVIF-DIDFuse", ir_dir="Datasets/Train_data_FLIR/IR/IR", vis_dir="Datasets/Train_data_FLIR/VIS/VIS",
     ir_pattern=_numbered("IR", "jpg"), vis_pattern=_numbered("VIS", "jpg"), manifest="flir_train",
-    pair_count=180, use="training set of DIDFuse and NormFuse (centre crop 128)"))
+    pair_count=180, vis_color=True, use="training set of DIDFuse and NormFuse (centre crop 128)"))
+_ROADSCENE = dict(source="RoadScene", ir_dir="cropinfrared", vis_dir="crop_LR_visible",
+                  ir_pattern=r"(FLIR_(?:video_)?\d+)\.jpg", vis_pattern=r"(FLIR_(?:video_)?\d+)\.jpg",
+                  manifest="roadscene", vis_color=True)
 _register(DatasetSpec(
     name="roadscene",
-    description="RoadScene: 221 aligned FLIR road pairs, IR gray + high-resolution VIS RGB resized to the IR size",
-    source="RoadScene", ir_dir="cropinfrared", vis_dir="crop_HR_visible",
-    ir_pattern=r"(FLIR_(?:video_)?\d+)\.jpg", vis_pattern=r"(FLIR_(?:video_)?\d+)\.jpg", manifest="roadscene",
-    pair_count=221, resize_vis=True, use="NormFuse's training source (180) and test set (37)"))
+    description="RoadScene: 221 aligned FLIR road pairs, IR gray + VIS colour of the same size (crop_LR_visible, JPEG)",
+    pair_count=221, use="NormFuse's training source (180) and test set (37)", **_ROADSCENE))
 _register(DatasetSpec(
     name="roadscene_test",
     description="the 41 RoadScene pairs whose IR is not pixel-identical to a flir_train pair",
-    source="RoadScene", ir_dir="cropinfrared", vis_dir="crop_HR_visible",
-    ir_pattern=r"(FLIR_(?:video_)?\d+)\.jpg", vis_pattern=r"(FLIR_(?:video_)?\d+)\.jpg", manifest="roadscene",
-    pair_count=41, ids_from_manifest="test_ids", resize_vis=True,
-    use="a RoadScene test set disjoint from flir_train (NormFuse tests on 37 unnamed pairs)"))
+    pair_count=41, ids_from_manifest="test_ids",
+    use="a RoadScene test set disjoint from flir_train (NormFuse tests on 37 unnamed pairs)", **_ROADSCENE))
+_register(DatasetSpec(
+    name="vifb",
+    description="VIFB: 21 pairs, VIS colour + IR (17 stored as RGB with equal channels, 4 gray), JPEG",
+    source="VIFB", ir_dir="input/IR", vis_dir="input/VI", ir_pattern=r"(.+)\.jpg", vis_pattern=r"(.+)\.jpg",
+    manifest="vifb", pair_count=21, vis_color=True,
+    use="the VIFB benchmark's test set (Zhang et al., CVPRW 2020), evaluated by its metrics*.m"))
+_register(DatasetSpec(
+    name="tang_tno",
+    description="Tang's 42 TNO pairs (01..42), gray images stored as RGB PNGs with equal channels",
+    source="Evaluation-for-Image-Fusion", ir_dir="Image/Source-Image/TNO/ir", vis_dir="Image/Source-Image/TNO/vi",
+    ir_pattern=r"(\d+)\.png", vis_pattern=r"(\d+)\.png", manifest="tang_tno", pair_count=42,
+    use="the TNO test set of SeAFusion / PIAFusion, evaluated by Tang's analysis_Reference.m"))
 _register(DatasetSpec(
     name="tno_gan_train", description="TNO pairs k = 1..30: the two-layer GAN's training split",
     pair_count=30, ids=tuple(str(k) for k in range(1, 31)), use="two-layer GAN training (128 patches, stride 12)",
@@ -284,8 +321,9 @@ def natural_key(text: str) -> tuple:
 def parse_ids(ids: str | int | Iterable[str | int] | None) -> list[str] | None:
     """Parse a pair-id selection: ``"1-8,12"``, ``["FLIR_00006", 3]`` or ``None`` (all).
 
-    Ranges ``a-b`` of integers expand to ``a, ..., b`` (as written, no padding);
-    anything else is taken literally.
+    Ranges ``a-b`` of integers expand to ``a, ..., b`` (no padding; ``01-03``,
+    both ends zero-padded to one width, keeps it: ``01, 02, 03``); anything
+    else is taken literally.
     """
     if ids is None:
         return None
@@ -304,7 +342,9 @@ def parse_ids(ids: str | int | Iterable[str | int] | None) -> list[str] | None:
             first, last = int(match[1]), int(match[2])
             if last < first:
                 raise DatasetError(f"pair-id range {token!r} is empty (end before start)")
-            out.extend(str(k) for k in range(first, last + 1))
+            # zero-padded ends keep their width ("01-03" -> 01, 02, 03: tang_tno's ids)
+            width = len(match[1]) if match[1].startswith("0") and len(match[1]) == len(match[2]) else 0
+            out.extend(f"{k:0{width}d}" for k in range(first, last + 1))
         else:
             out.append(token)
     if not out:
@@ -425,11 +465,12 @@ def dataset_ids(name: str) -> list[str]:
 
 
 def _registered_pairs(spec: DatasetSpec, data_root: str | os.PathLike | None,
-                      selection: list[str] | None) -> list[Pair]:
+                      selection: list[str] | None, scan: bool = False) -> list[Pair]:
+    """The pairs of ``spec``: every id of its manifest (or, with ``scan``, every pair its folders hold)."""
     root = resolve_data_root(data_root) if not spec.embedded else SAMPLE_DIR
     if not spec.embedded and not root.is_dir():
         raise FileNotFoundError(_missing_message(spec, root, f"the data root {root} does not exist"))
-    known = dataset_ids(spec.name)
+    known = [] if scan else dataset_ids(spec.name)
     if selection is not None:
         unknown = [i for i in selection if i not in set(known)]
         if unknown:
@@ -457,6 +498,8 @@ def _registered_pairs(spec: DatasetSpec, data_root: str | os.PathLike | None,
             if ir or vis else {}
     except DatasetError as err:
         raise DatasetError(_missing_message(spec, root, str(err))) from None
+    if scan:
+        known = sorted((i for i in pairs if spec.ids is None or i in spec.ids), key=natural_key)
     wanted = known if selection is None else selection
     absent = [i for i in wanted if i not in pairs]
     if absent:
@@ -464,6 +507,14 @@ def _registered_pairs(spec: DatasetSpec, data_root: str | os.PathLike | None,
             spec, root, f"{len(absent)} of its {len(wanted)} pairs are missing in {ir_folder} "
             f"(ids {', '.join(absent[:5])}{' ...' if len(absent) > 5 else ''})"))
     return [pairs[i] for i in wanted]
+
+
+def scan_pairs(name: str, data_root: str | os.PathLike) -> list[Pair]:
+    """Every pair the folders of registered dataset ``name`` hold under ``data_root``, without its manifest.
+
+    For maintainers writing the manifests (:mod:`datamodules.manifest`); users call :func:`load_pairs`.
+    """
+    return _registered_pairs(get_dataset(name), data_root, None, scan=True)
 
 
 def load_pairs(
