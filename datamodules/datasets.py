@@ -36,6 +36,7 @@ from typing import Iterable
 import numpy as np
 from PIL import Image
 
+from .color import is_color, luminance
 from .io import read_image
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "natural_key",
     "parse_ids",
     "read_pair",
+    "read_pair_color",
     "resolve_data_root",
     "scan_pairs",
 ]
@@ -564,29 +566,54 @@ def load_pairs(
 
 
 def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """uint8 H x W resized with PIL's antialiased bilinear filter."""
+    """uint8 H x W (or H x W x 3) resized with PIL's antialiased bilinear filter."""
     return np.array(Image.fromarray(image).resize((width, height), Image.BILINEAR))
 
 
-def read_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
-    """Decode a pair as two uint8 H x W gray images of one size.
+def read_pair_color(pair: Pair) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Decode a pair as the two gray images a network fuses, plus the visible image in colour.
 
-    RGB images become gray with PIL's "L" rule (ITU-R 601 luma, see
-    :func:`datamodules.io.gray_from_rgb`). Where ``pair.resize_vis`` is set
-    (RoadScene's high-resolution visible crops) VIS is resized to the IR
-    size with PIL's bilinear filter (antialiased), after the gray conversion.
+    Each file is read with its own channels (``read_image(mode="native")``) and
+    turned into the gray image a network takes by :func:`datamodules.color.luminance`:
+    a gray file as it is, an RGB file with equal channels as that channel, a
+    colour file as the Y of the project's one colour transform (Pillow's
+    "YCbCr", BT.601 full range). Where ``pair.resize_vis`` is set, VIS is
+    resized to the IR size with PIL's bilinear filter (antialiased), after the
+    gray conversion (no shipped dataset needs it).
+
+    Returns:
+        ``(ir, vis, vis_rgb)``: uint8 H x W, uint8 H x W, and uint8 H x W x 3
+        when the visible file is colour (channels that differ), else ``None``.
 
     Raises:
         ImageReadError: a missing, corrupt or truncated file (named).
         DatasetError: IR and VIS differ in size (both files and sizes named).
     """
-    ir = read_image(pair.ir_path, mode="gray")
-    vis = read_image(pair.vis_path, mode="gray")
+    ir = luminance(read_image(pair.ir_path, mode="native"))
+    vis_native = read_image(pair.vis_path, mode="native")
+    vis = luminance(vis_native)
+    vis_rgb = vis_native if is_color(vis_native) else None
     if pair.resize_vis and vis.shape != ir.shape:
         vis = _resize(vis, *ir.shape)
+        vis_rgb = None if vis_rgb is None else _resize(vis_rgb, *ir.shape)
     if ir.shape != vis.shape:
         raise DatasetError(
             f"pair {pair.pair_id!r} of {pair.dataset!r}: IR and VIS differ in size: "
             f"{pair.ir_path} is {ir.shape[1]}x{ir.shape[0]} (W x H), {pair.vis_path} is {vis.shape[1]}x{vis.shape[0]}"
         )
+    return ir, vis, vis_rgb
+
+
+def read_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
+    """Decode a pair as the two uint8 H x W gray images a network fuses (see :func:`read_pair_color`).
+
+    Gray files are returned as stored; a colour visible (or infrared) image
+    gives the Y of :mod:`datamodules.color` (Pillow's "YCbCr" Y, which differs
+    from PIL's "L" by one level at about half the colours).
+
+    Raises:
+        ImageReadError: a missing, corrupt or truncated file (named).
+        DatasetError: IR and VIS differ in size (both files and sizes named).
+    """
+    ir, vis, _ = read_pair_color(pair)
     return ir, vis

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datamodules import DatasetError, get_dataset, list_datasets, load_pairs, read_pair, resolve_data_root
+from datamodules import DatasetError, get_dataset, list_datasets, load_pairs, read_pair, read_pair_color, resolve_data_root
 from datamodules.datasets import SAMPLE_DIR, dataset_ids, dataset_label, load_manifest, natural_key, parse_ids
 from datamodules.io import ImageReadError
 
@@ -106,12 +106,20 @@ def test_vis_color_flag_matches_the_files(name, data_root):
         assert colour == get_dataset(name).vis_color, (name, pair.pair_id)
 
 
-def test_read_pair_grays_rgb_with_pil_luma(data_root):
+def test_read_pair_takes_the_ycbcr_y_of_colour_and_gray_files_as_they_are(data_root):
     pair = load_pairs("flir_train", data_root, ids="1")[0]
     ir, vis = read_pair(pair)
-    with Image.open(pair.vis_path) as image:
-        assert image.mode == "RGB"
-        assert np.array_equal(vis, np.asarray(image.convert("L")))
+    with Image.open(pair.vis_path) as image, Image.open(pair.ir_path) as ir_image:
+        assert image.mode == "RGB" and ir_image.mode == "L"
+        assert np.array_equal(vis, np.asarray(image.convert("YCbCr"))[..., 0])
+        assert np.array_equal(ir, np.asarray(ir_image))
+        assert np.array_equal(read_pair_color(pair)[2], np.asarray(image))
+    for name, ids in (("tno", "1,40"), ("flir", "1"), ("nir", "52"), ("tang_tno", "07")):  # gray sets: the file's values
+        pair = load_pairs(name, data_root, ids=ids)[0]
+        ir, vis, vis_rgb = read_pair_color(pair)
+        assert vis_rgb is None
+        assert np.array_equal(vis, np.asarray(Image.open(pair.vis_path).convert("L")))
+        assert np.array_equal(ir, np.asarray(Image.open(pair.ir_path).convert("L")))
 
 
 def test_ids_selection(data_root):
