@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -38,6 +39,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from . import transforms as T
 from .datasets import DatasetError, Pair, dataset_label, get_dataset, list_images, load_pairs, read_pair_color
+from .folders import find_layout
 from .io import read_image
 
 __all__ = ["EpochSampler", "FusionDataModule", "FusionDataset", "Sample", "TRAIN_MODES"]
@@ -384,7 +386,7 @@ class FusionDataModule(L.LightningDataModule):
 
 
 def _is_flat_image_folder(name: str | os.PathLike) -> bool:
-    """A folder that is not a pair folder (no ``ir/`` + ``vis/``, no ``IR*`` / ``VIS*`` files)."""
+    """A folder that is not a pair folder (no layout of :func:`datamodules.folders.find_layout` fits it)."""
     try:
         get_dataset(str(name))
         return False
@@ -393,8 +395,10 @@ def _is_flat_image_folder(name: str | os.PathLike) -> bool:
     folder = Path(name).expanduser()
     if not folder.is_dir():
         return False
-    subs = {p.name.lower() for p in folder.iterdir() if p.is_dir()}
-    if {"ir", "vis"} <= subs:
-        return False
-    names = [p.name.lower() for p in folder.iterdir() if p.is_file()]
-    return not (any(n.startswith("ir") for n in names) and any(n.startswith("vis") for n in names))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the pair reader warns again, if it is one
+            find_layout(folder)
+    except DatasetError:
+        return True
+    return False

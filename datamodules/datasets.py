@@ -12,8 +12,9 @@ colour (``vis_color``).
 Pairs are matched by id: for ``IR<k>`` / ``VIS<k>`` files the id is ``k`` as
 written (no padding); otherwise the file stem (RoadScene ``FLIR_<n>``, VIFB
 ``carLight``, Tang's TNO ``01`` .. ``42``). The pair id is
-what a fused output is named after. A folder of the user's own (``ir/`` +
-``vis/`` sub-folders, or ``IR*`` / ``VIS*`` files side by side) is a dataset too.
+what a fused output is named after. A folder of the user's own is a dataset
+too, in any layout of :mod:`datamodules.folders` (``ir/`` + ``vis/``, ``IR/`` +
+``VI/``, ``infrared/`` + ``visible/``, or ``IR*`` / ``VIS*`` files side by side).
 
 Example:
     >>> from datamodules import load_pairs
@@ -37,6 +38,7 @@ import numpy as np
 from PIL import Image
 
 from .color import is_color, luminance
+from .folders import IMAGE_EXTENSIONS, DatasetError, find_layout, list_images, match_ids, natural_key
 from .io import read_image
 
 __all__ = [
@@ -65,14 +67,9 @@ __all__ = [
 ]
 
 DATA_ENV_VAR = "IVIF_BENCH_DATA"
-IMAGE_EXTENSIONS = frozenset({".bmp", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
 PACKAGE_DIR = Path(__file__).resolve().parent
 MANIFEST_DIR = PACKAGE_DIR / "manifests"
 SAMPLE_DIR = PACKAGE_DIR / "sample"
-
-
-class DatasetError(ValueError):
-    """A dataset that cannot be used as asked; the message names the file or folder and the reason."""
 
 
 @dataclass(frozen=True)
@@ -314,12 +311,6 @@ def load_manifest(name: str) -> dict:
     return json.loads(path.read_text())
 
 
-def natural_key(text: str) -> tuple:
-    """Sort key ordering numbers numerically: ``IR2`` before ``IR10``, ``FLIR_00006`` before ``FLIR_00018``."""
-    parts = re.split(r"(\d+)", text)
-    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
-
-
 def parse_ids(ids: str | int | Iterable[str | int] | None) -> list[str] | None:
     """Parse a pair-id selection: ``"1-8,12"``, ``["FLIR_00006", 3]`` or ``None`` (all).
 
@@ -360,48 +351,6 @@ def dataset_label(name_or_path: str | os.PathLike) -> str:
     return text if text in _REGISTRY else Path(text).expanduser().resolve().name
 
 
-def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files directly in ``folder`` (by extension), in natural order.
-
-    Non-image files (``Thumbs.db``, ``.DS_Store``, notes) are skipped with one
-    warning per folder; sub-folders are ignored.
-
-    Raises:
-        FileNotFoundError: ``folder`` does not exist.
-        DatasetError: it holds no image file.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder")
-    images, skipped = [], []
-    for path in folder.iterdir():
-        if path.is_dir():
-            continue
-        (images if path.suffix.lower() in IMAGE_EXTENSIONS else skipped).append(path)
-    if skipped:
-        names = ", ".join(sorted(p.name for p in skipped))
-        warnings.warn(f"{folder}: skipped {len(skipped)} non-image file(s): {names}", stacklevel=2)
-    if not images:
-        raise DatasetError(f"{folder}: empty folder, no image files (.bmp .png .jpg .jpeg .tif .tiff)")
-    return sorted(images, key=lambda p: natural_key(p.name))
-
-
-def _match(images: list[Path], folder: Path, pattern: str, role: str) -> dict[str, Path]:
-    """Map pair id -> file for the ``images`` of ``folder`` whose name matches ``pattern`` (group 1 = id)."""
-    regex = re.compile(pattern, re.IGNORECASE)
-    found: dict[str, Path] = {}
-    for path in images:
-        match = regex.fullmatch(path.name)
-        if not match:
-            continue
-        pair_id = match[1]
-        if pair_id in found:
-            raise DatasetError(f"{folder}: two {role} files for pair id {pair_id!r}: "
-                               f"{found[pair_id].name} and {path.name}")
-        found[pair_id] = path
-    return found
-
-
 def _pair_up(ir: dict[str, Path], vis: dict[str, Path], dataset: str, resize_vis: bool,
              ir_folder: Path, vis_folder: Path) -> list[Pair]:
     for ids, role, folder, partner in ((ir, "IR", vis_folder, vis), (vis, "VIS", ir_folder, ir)):
@@ -419,24 +368,9 @@ def _pair_up(ir: dict[str, Path], vis: dict[str, Path], dataset: str, resize_vis
 
 
 def _folder_pairs(folder: Path) -> list[Pair]:
-    """Pairs of a user folder: ``ir/`` + ``vis/`` matched by id, or ``IR*`` / ``VIS*`` files side by side."""
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder")
-    subs = {p.name.lower(): p for p in folder.iterdir() if p.is_dir()}
-    name = folder.resolve().name
-    if "ir" in subs and "vis" in subs:
-        ir_folder, vis_folder = subs["ir"], subs["vis"]
-        # a file may repeat the folder's prefix (ir/IR1.png) or not (ir/0001.png)
-        ir = _match(list_images(ir_folder), ir_folder, r"(?:ir[_-]?)?(.+)\.[^.]+", "IR")
-        vis = _match(list_images(vis_folder), vis_folder, r"(?:vis[_-]?)?(.+)\.[^.]+", "VIS")
-        return _pair_up(ir, vis, name, False, ir_folder, vis_folder)
-    images = list_images(folder)
-    ir = _match(images, folder, r"ir[_-]?(.+)\.[^.]+", "IR")
-    vis = _match(images, folder, r"vis[_-]?(.+)\.[^.]+", "VIS")
-    if not ir and not vis:
-        raise DatasetError(f"{folder}: no ir/ and vis/ folders and no IR* / VIS* image files; "
-                           "a dataset folder holds either")
-    return _pair_up(ir, vis, name, False, folder, folder)
+    """Pairs of a user's folder, in any layout :func:`datamodules.folders.find_layout` accepts."""
+    layout = find_layout(folder)
+    return _pair_up(layout.ir, layout.vis, folder.resolve().name, False, layout.ir_folder, layout.vis_folder)
 
 
 def _missing_message(spec: DatasetSpec, root: Path, what: str) -> str:
@@ -484,8 +418,8 @@ def _registered_pairs(spec: DatasetSpec, data_root: str | os.PathLike | None,
         if not folder.is_dir():
             raise FileNotFoundError(_missing_message(spec, root, f"folder {folder} does not exist"))
     listing = {folder: list_images(folder) for folder in dict.fromkeys((ir_folder, vis_folder))}
-    ir = _match(listing[ir_folder], ir_folder, spec.ir_pattern, "IR")
-    vis = _match(listing[vis_folder], vis_folder, spec.vis_pattern, "VIS")
+    ir = match_ids(listing[ir_folder], ir_folder, spec.ir_pattern, "IR")
+    vis = match_ids(listing[vis_folder], vis_folder, spec.vis_pattern, "VIS")
     used = {*ir.values(), *vis.values()}
     for folder, images in listing.items():
         stray = [p.name for p in images if p not in used]
@@ -531,8 +465,9 @@ def load_pairs(
     NAME --ids ...`` serves that selection).
 
     Args:
-        name_or_path: a registered name (:func:`list_datasets`) or a folder
-            with ``ir/`` + ``vis/`` sub-folders, or with ``IR*`` / ``VIS*`` files.
+        name_or_path: a registered name (:func:`list_datasets`) or a folder in
+            a layout of :mod:`datamodules.folders` (``ir/`` + ``vis/``, ``IR/`` +
+            ``VI/``, ``infrared/`` + ``visible/``, ``IR*`` / ``VIS*`` files).
         data_root: where registered datasets live (see :func:`resolve_data_root`).
         ids: keep only these pair ids (``"1-8,12"`` or a list); ``None`` keeps all.
 
@@ -542,7 +477,8 @@ def load_pairs(
     Raises:
         FileNotFoundError: missing data root, dataset folder or pairs (the
             message gives the ``ivif-bench data download`` command that fills it).
-        DatasetError: empty folder, missing partner, unknown requested id.
+        DatasetError: a folder that fits no layout (the message names what it
+            holds), missing partner, unknown requested id.
         KeyError: neither a registered name nor an existing folder.
     """
     text = str(name_or_path)

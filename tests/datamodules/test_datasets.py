@@ -218,11 +218,12 @@ def test_corrupt_and_truncated_images_name_the_file(tmp_path, data_root):
 
 def test_empty_and_unknown(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DatasetError, match="empty folder"):
+    with pytest.raises(DatasetError, match=r"empty: not a dataset folder: found nothing \(an empty folder\)"):
         load_pairs(tmp_path / "empty")
     (tmp_path / "stray").mkdir()
     (tmp_path / "stray" / "photo.png").write_bytes(b"")
-    with pytest.raises(DatasetError, match="no ir/ and vis/ folders and no IR"):
+    with pytest.raises(DatasetError, match=r"stray: not a dataset folder: found 1 image file \(photo.png\); "
+                                           r"a dataset folder holds an infrared and a visible sub-folder \(ir/ \+ vis/"):
         load_pairs(tmp_path / "stray")
     with pytest.raises(KeyError, match="unknown dataset 'tnoo'.*tno"):
         load_pairs("tnoo")
