@@ -249,6 +249,13 @@ for _name, _ext, _count, _what in (("tno", "bmp", 3, "TNO"), ("flir", "jpg", 3, 
         source=None, ir_dir=_name, vis_dir=_name, ir_pattern=_numbered("IR", _ext),
         vis_pattern=_numbered("VIS", _ext), manifest=f"sample_{_name}", pair_count=_count,
         use="smoke runs and tests on a fresh machine"))
+_register(DatasetSpec(
+    name="sample_flir_train",
+    description="flir_train pairs 1-8 shipped inside the package: IR gray + VIS colour (JPEG, no download)",
+    source=None, ir_dir="flir_train", vis_dir="flir_train", ir_pattern=_numbered("IR", "jpg"),
+    vis_pattern=_numbered("VIS", "jpg"), manifest="sample_flir_train", pair_count=8, vis_color=True,
+    use="training data of every method's smoke / quick profile on a fresh machine (the smoke configs' "
+        "train_ids 1-8 are these pairs)"))
 
 
 @dataclass(frozen=True)
