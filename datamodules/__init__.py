@@ -15,6 +15,7 @@ from .datasets import (
     load_pairs,
     Source,
     read_pair,
+    read_pair_color,
     register_dataset,
     resolve_data_root,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "load_pairs",
     "Source",
     "read_pair",
+    "read_pair_color",
     "register_dataset",
     "resolve_data_root",
 ]

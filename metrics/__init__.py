@@ -26,8 +26,9 @@ from . import piella  # noqa: F401  Q, Qw, Qe
 from . import chen_blum  # noqa: F401  Qcb
 from . import chen_varshney  # noqa: F401  Qcv
 from . import conventions  # noqa: E402  vifb, cddfuse, tang (last: they reuse the default metrics)
+from . import tang2022  # noqa: F401  tang2022 (after conventions: it reuses tang's metrics)
 
-for _name, _reference in conventions.CONVENTION_REFERENCES.items():
+for _name, _reference in {**conventions.CONVENTION_REFERENCES, tang2022.CONVENTION: tang2022.REFERENCE}.items():
     register_convention(_name, _reference)
 
 __all__ = ["FusionMetric", "MetricInfo", "convention_reference", "create_collection", "get_metric", "get_metric_info",
