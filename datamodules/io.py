@@ -202,7 +202,9 @@ def save_png(path: str | os.PathLike, image: torch.Tensor | np.ndarray) -> Path:
         The path written.
     """
     path = Path(path)
-    if isinstance(image, torch.Tensor):
+    if not isinstance(image, np.ndarray) and type(image).__module__.startswith("torch"):  # a tensor: torch is loaded
+        import torch
+
         image = image.detach().cpu()
         image = image.numpy() if image.dtype == torch.uint8 else image.to(torch.float64).numpy()
     image = np.asarray(image)
