@@ -6,10 +6,13 @@
 
 The unit of work is (method, seed, dataset); a run started again with the same
 arguments skips the finished units and resumes an interrupted training from
-its last checkpoint. `average` and `max` are always included. Results go to
+its last checkpoint. Every reference rule (average, max, and any a plugin
+registers: needs_training = False) is always included. Results go to
 RUN/results.csv, RUN/leaderboard.{csv,md,tex}, RUN/plots/ and RUN/wandb/
 (offline runs: upload later with `wandb sync RUN/wandb/offline-run-*`).
-Profiles are the YAML files benchmarks/configs/<method>/<profile>.yaml.
+Profiles are the YAML files benchmarks/configs/<method>/<profile>.yaml (a
+plugin's method: the configs= folder it registered), read as `ivif-bench train`
+reads them; RUN/metrics.json records each metric's direction, unit and definition.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_argument_group("what to run")
     what.add_argument("--methods", default="all",
                       help="comma-separated registered methods, or 'all' (those with a config for the profile); "
-                           "average and max are always added (default: all)")
+                           "the reference rules (average, max, a plugin's) are always added (default: all)")
     what.add_argument("--datasets", default="auto",
                       help="comma-separated test sets or folders; 'sample' = the embedded sample pairs; 'auto' = "
                            "tno,flir,nir when the data root holds them, else the sample (default: auto)")
