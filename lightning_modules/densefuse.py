@@ -120,6 +120,8 @@ class DenseFuse(FusionModule):
         lr: Adam learning rate (1e-4, constant).
     """
 
+    receptive_field = 9  # 3x3 convs conv1, DC1-3, conv2-5 on the longest path: 8 px; l1_norm's 3x3 block average: +1
+
     def __init__(self, fusion_strategy: str = "addition", ssim_weight: float = 100.0, lr: float = 1e-4) -> None:
         super().__init__()
         if fusion_strategy not in FUSION_STRATEGIES:
