@@ -53,5 +53,5 @@ def test_list_names_every_dataset(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["tno", "flir", "nir", "flir_train", "roadscene", "roadscene_test",
                                                      "vifb", "tang_tno", "tno_gan_train", "tno_gan_test", "sample_tno", "sample_flir",
-                                                     "sample_nir"]
+                                                     "sample_nir", "sample_flir_train"]
     assert "jiayi-ma/RoadScene@3ef68c6" in lines[4] and "embedded" in lines[-1]
