@@ -217,8 +217,8 @@ class FusionModule(L.LightningModule):
         refusal = self.tiling_refusal()
         if refusal is not None:
             raise ImageTooLargeError(
-                f"{width} x {height} image ({height * width / 1e6:.1f} Mpx) is larger than the "
-                f"{limit / 1e6:.1f} Mpx fused whole (max_pixels), and it cannot be fused in tiles: {refusal}; "
+                f"{width} x {height} image ({height * width / 1e6:.2f} Mpx) is larger than the "
+                f"{limit / 1e6:.2f} Mpx fused whole (max_pixels), and it cannot be fused in tiles: {refusal}; "
                 "crop or downscale it, or raise max_pixels if the whole image fits in memory")
         return fuse_tiled(self.fuse, ir, vis, halo=int(self.receptive_field), tile=tile, multiple=self.tile_multiple)
 
