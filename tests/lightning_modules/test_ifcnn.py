@@ -111,3 +111,13 @@ def test_repository_results_iv_reproduced_for_max_and_sum(official, data_root, s
     paths = (data_root / IV / "Dune_IR.png", data_root / IV / "Dune_Vis.png",
              data_root / f"IFCNN/Results/IV/IFCNN-{scheme.upper()}-IV-Dune.png")
     assert _within_one(official[scheme], *paths) >= 0.999
+
+
+def test_verification_script_passes_on_a_pair(capsys, data_root):
+    from benchmarks.verify.ifcnn_official import main
+
+    argv = ["--data-root", str(data_root), "--references", "tang_tno", "--ids", "08", "--schemes", "max",
+            "--normalizations", "imagenet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "tang_tno     max    imagenet           1" in out and "100.0000%" in out and "PASS" in out
