@@ -74,7 +74,8 @@ __all__ = [
 
 MANIFEST_PATH = MANIFEST_DIR / "weights.json"
 
-# Upstream repositories of the artifacts that are not already dataset sources (datasets.SOURCES).
+# Upstream repositories of the artifacts that are not dataset sources (datasets.SOURCES holds IVIF-DIDFuse
+# and Evaluation-for-Image-Fusion).
 ARTIFACT_SOURCES: dict[str, Source] = {
     "densefuse-pytorch": Source(
         folder="densefuse-pytorch", repository="hli1221/densefuse-pytorch",
@@ -83,10 +84,6 @@ ARTIFACT_SOURCES: dict[str, Source] = {
     "IFCNN": Source(
         folder="IFCNN", repository="uzeful/IFCNN", commit="8fe59c2b1553e52acc793986208ca479d134a8da",
         licence="no licence file upstream; cite Zhang et al., IFCNN, Information Fusion 54 (2020)"),
-    "Evaluation-for-Image-Fusion": Source(
-        folder="Evaluation-for-Image-Fusion", repository="Linfeng-Tang/Evaluation-for-Image-Fusion",
-        commit="0e87153be77320e31ef2cabb5820518d2ac56bac",
-        licence="no licence file upstream; cite Tang et al., SeAFusion, Information Fusion 82 (2022)"),
 }
 
 
@@ -175,6 +172,8 @@ _register(ArtifactSpec(
     patterns=("Code/datasets/IVDataset/*.png", "Results/IV/*.png")))
 _register(ArtifactSpec(
     name="tang_tno_ifcnn", kind="released", source="Evaluation-for-Image-Fusion", count=42,
+    licence="IFCNN fusions of TNO images (TNO: figshare, CC BY 4.0) as shipped by Tang's evaluation code; "
+            "no licence stated for the repository",
     description="the IFCNN fusions of the 42 tang_tno pairs shipped by SeAFusion / PIAFusion's evaluation code",
     patterns=("Image/Algorithm/IFCNN_TNO/*.png",)))
 
