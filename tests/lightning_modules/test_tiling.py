@@ -11,10 +11,11 @@ from datamodules.io import quantize_8bit, to_tensor
 from lightning_modules import create_method, list_methods
 from lightning_modules.base import ImageTooLargeError, fuse_tiled
 from lightning_modules.didfuse import DIDFuse
+from lightning_modules.ifcnn import IFCNN
 
 SMALL = {"ataman_akar": dict(base_channels=32)}
 MEASURED = {"average": 0, "max": 0, "ataman_akar": 94, "didfuse": 6, "densefuse": 8, "normfuse": 13, "rescat": 11,
-            "fusiongan": 4, "two_layer_gan": 8}  # gradient support radius with the default fusion rule  # the same layers at half the width: the same receptive field
+            "fusiongan": 4, "two_layer_gan": 8, "ifcnn": 5}  # gradient support radius, default fusion rule  # the same layers at half the width: the same receptive field
 VARIANTS = [(name, {}) for name in list_methods()] + [
     ("didfuse", {"fusion_strategy": "l1_norm"}), ("densefuse", {"fusion_strategy": "l1_norm"}),
     ("normfuse", {"fusion_rule": "l1_norm"}), ("rescat", {"fusion_rule": "l1_norm"})]
@@ -23,6 +24,8 @@ VARIANTS = [(name, {}) for name in list_methods()] + [
 def _model(name: str, data_root, **kwargs):
     if name == "didfuse":  # the authors' weights: a real network
         return DIDFuse.from_data_root(data_root, **kwargs)
+    if name == "ifcnn":
+        return IFCNN.from_official(data_root=data_root, **kwargs)
     model = create_method(name, **{**SMALL.get(name, {}), **kwargs})
     if name == "densefuse":  # the authors' PyTorch weights (random ones saturate the clamp: no gradient)
         path = data_root / "densefuse-pytorch/models/densefuse_gray.model"
@@ -39,7 +42,10 @@ def real_pair(data_root):
 def _measured_radius(model, ir: torch.Tensor, vis: torch.Tensor, points) -> int:
     """Largest distance (Chebyshev) from an output pixel to an input pixel its value depends on (gradient support)."""
     ir, vis = ir.clone().requires_grad_(True), vis.clone().requires_grad_(True)
-    fused = model.fuse(ir, vis)
+    if isinstance(model, IFCNN):  # its fuse() truncates to uint8 (no gradient): the network before that, pixel-wise
+        fused = model.net(vis.expand(-1, 3, -1, -1), ir.expand(-1, 3, -1, -1))
+    else:
+        fused = model.fuse(ir, vis)
     radius = 0
     for y, x in points:
         ir.grad = vis.grad = None
