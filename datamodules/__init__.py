@@ -16,9 +16,9 @@ from .datasets import (
     Source,
     read_pair,
     read_pair_color,
-    register_dataset,
     resolve_data_root,
 )
+from .registration import register_dataset
 
 def __getattr__(name: str):
     # the DataModule imports Lightning: load it on first use, so `ivif-bench data` starts fast

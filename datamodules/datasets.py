@@ -30,16 +30,13 @@ import json
 import os
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-import numpy as np
-from PIL import Image
-
 from .errors import DataNotFoundError, UnknownNameError
 from .folders import IMAGE_EXTENSIONS, DatasetError, find_layout, list_images, match_ids, natural_key
-from .io import read_image
+from .pairs import Pair, read_pair, read_pair_color
 
 __all__ = [
     "DATA_ENV_VAR",
@@ -62,7 +59,6 @@ __all__ = [
     "parse_ids",
     "read_pair",
     "read_pair_color",
-    "register_dataset",
     "resolve_data_root",
     "scan_pairs",
 ]
@@ -195,47 +191,8 @@ def _register(spec: DatasetSpec) -> None:
     _REGISTRY[spec.name] = spec
 
 
-# ------------------------------------------------------------------ datasets of other packages (plugins)
-#: manifest name -> the file a plugin ships (the built-in manifests live in :data:`MANIFEST_DIR`)
+#: manifest name -> the file a plugin ships (``register_dataset``; the built-in manifests are in :data:`MANIFEST_DIR`)
 _MANIFEST_FILES: dict[str, Path] = {}
-
-
-def register_dataset(spec: DatasetSpec, *, manifest: str | os.PathLike, source: Source | None = None) -> DatasetSpec:
-    """Register a dataset from another package (a plugin): it then works wherever a built-in name does.
-
-    Its files live in a data root like the built-in ones (``<root>/<source folder>/...``),
-    are fetched by ``ivif-bench data download NAME`` from the upstream repository at
-    its pinned commit and checked by ``ivif-bench data verify NAME``.
-
-    Args:
-        spec: the dataset (``source`` names the upstream repository; ``manifest`` the
-            manifest's name, usually ``spec.name``).
-        manifest: the plugin's sha256 manifest file, in the format of
-            ``datamodules/manifests/*.json`` (``{"files": {path: {"sha256": ..., "size": ...}}}``,
-            paths relative to the source folder).
-        source: the upstream repository, when it is not one of :data:`SOURCES`.
-
-    Raises:
-        ValueError: no ``source``, a name or source key already registered differently, or a missing manifest.
-    """
-    if spec.source is None:
-        raise ValueError(f"register_dataset({spec.name!r}): a plugin dataset lives in a data root; give its source")
-    if source is not None:
-        known = SOURCES.get(spec.source)
-        pinned = (source.folder, source.repository, source.commit)
-        if known is not None and (known.folder, known.repository, known.commit) != pinned:
-            raise ValueError(f"register_dataset({spec.name!r}): source {spec.source!r} is already {known}")
-        SOURCES.setdefault(spec.source, source)
-    if spec.source not in SOURCES:
-        raise ValueError(f"register_dataset({spec.name!r}): unknown source {spec.source!r}; pass source=Source(...)")
-    path = Path(manifest).expanduser().resolve()
-    if not path.is_file():
-        raise ValueError(f"register_dataset({spec.name!r}): no manifest file {path}")
-    if _REGISTRY.get(spec.name, spec) != spec or _MANIFEST_FILES.get(spec.manifest, path) != path:
-        raise ValueError(f"dataset {spec.name!r} is registered twice")
-    _MANIFEST_FILES[spec.manifest] = path
-    _register(spec)
-    return spec
 
 
 
@@ -301,24 +258,6 @@ _register(DatasetSpec(
     vis_pattern=_numbered("VIS", "jpg"), manifest="sample_flir_train", pair_count=8, vis_color=True,
     use="training data of every method's smoke / quick profile on a fresh machine (the smoke configs' "
         "train_ids 1-8 are these pairs)"))
-
-
-@dataclass(frozen=True)
-class Pair:
-    """One registered IR + VIS pair.
-
-    Attributes:
-        pair_id: the id fused outputs are named after (``"7"``, ``"FLIR_00006"``).
-        ir_path, vis_path: the image files.
-        dataset: the dataset name (a user folder's name for a folder).
-        resize_vis: read the VIS image resized to the IR size (see :func:`read_pair`).
-    """
-
-    pair_id: str
-    ir_path: Path
-    vis_path: Path
-    dataset: str
-    resize_vis: bool = field(default=False, compare=False)
 
 
 def list_datasets(embedded: bool | None = None) -> list[str]:
@@ -551,59 +490,3 @@ def load_pairs(
                                f"{', '.join(map(repr, unknown[:5]))} (ids run {pairs[0].pair_id} .. {pairs[-1].pair_id})")
         pairs = [have[i] for i in selection]
     return pairs
-
-
-def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """uint8 H x W (or H x W x 3) resized with PIL's antialiased bilinear filter."""
-    return np.array(Image.fromarray(image).resize((width, height), Image.BILINEAR))
-
-
-def read_pair_color(pair: Pair) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Decode a pair as the two gray images a network fuses, plus the visible image in colour.
-
-    Each file is read with its own channels (``read_image(mode="native")``) and
-    turned into the gray image a network takes by :func:`datamodules.color.luminance`:
-    a gray file as it is, an RGB file with equal channels as that channel, a
-    colour file as the Y of the project's one colour transform (Pillow's
-    "YCbCr", BT.601 full range). Where ``pair.resize_vis`` is set, VIS is
-    resized to the IR size with PIL's bilinear filter (antialiased), after the
-    gray conversion (no shipped dataset needs it).
-
-    Returns:
-        ``(ir, vis, vis_rgb)``: uint8 H x W, uint8 H x W, and uint8 H x W x 3
-        when the visible file is colour (channels that differ), else ``None``.
-
-    Raises:
-        ImageReadError: a missing, corrupt or truncated file (named).
-        DatasetError: IR and VIS differ in size (both files and sizes named).
-    """
-    from .color import is_color, luminance  # here: the colour transform's torch half loads late (`data list`)
-
-    ir = luminance(read_image(pair.ir_path, mode="native"))
-    vis_native = read_image(pair.vis_path, mode="native")
-    vis = luminance(vis_native)
-    vis_rgb = vis_native if is_color(vis_native) else None
-    if pair.resize_vis and vis.shape != ir.shape:
-        vis = _resize(vis, *ir.shape)
-        vis_rgb = None if vis_rgb is None else _resize(vis_rgb, *ir.shape)
-    if ir.shape != vis.shape:
-        raise DatasetError(
-            f"pair {pair.pair_id!r} of {pair.dataset!r}: IR and VIS differ in size: "
-            f"{pair.ir_path} is {ir.shape[1]}x{ir.shape[0]} (W x H), {pair.vis_path} is {vis.shape[1]}x{vis.shape[0]}"
-        )
-    return ir, vis, vis_rgb
-
-
-def read_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
-    """Decode a pair as the two uint8 H x W gray images a network fuses (see :func:`read_pair_color`).
-
-    Gray files are returned as stored; a colour visible (or infrared) image
-    gives the Y of :mod:`datamodules.color` (Pillow's "YCbCr" Y, which differs
-    from PIL's "L" by one level at about half the colours).
-
-    Raises:
-        ImageReadError: a missing, corrupt or truncated file (named).
-        DatasetError: IR and VIS differ in size (both files and sizes named).
-    """
-    ir, vis, _ = read_pair_color(pair)
-    return ir, vis
