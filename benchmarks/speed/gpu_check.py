@@ -24,11 +24,11 @@ as soon as it is known:
   python -m benchmarks.speed.gpu_check --data-root ../shared/data --tiny --out /tmp/gpu_check    # CPU, seconds
   python -m benchmarks.speed.gpu_check --data-root ../shared/data --device cpu --parts metrics --pairs 1-40
 
-``--tiny`` shrinks every part (two TNO pairs cropped to 176 x 176, a batch of 4 x 32 x 32, the
-``smoke`` profile for 2 steps on two 96 x 96 crops of each test set) and runs on the CPU, where the
-float32 side runs the accelerators' float32 arithmetic on CPU (the stand-in the tolerances were
-measured with). Started again with the same ``--out``, the runner resumes its run dir.
-Exit status: 0 when every part finished and agreed, 1 otherwise, 2 for a bad argument or data root.
+``--tiny`` shrinks every part (two TNO pairs cropped to 176 x 176, a batch of 4 x 32 x 32, the ``smoke``
+profile for 2 steps on 96 x 96 crops of two pairs per test set), on the CPU unless ``--device``: there
+the float32 side runs float32 arithmetic on CPU (the stand-in the tolerances were measured with).
+Run again with the same ``--out``, the runner resumes its run dir. Exit 0 when every part finished and
+agreed, 1 otherwise, 2 for a bad argument or data root.
 """
 
 from __future__ import annotations
@@ -44,12 +44,12 @@ import time
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 
-from benchmarks.provenance import collect, now, seed_everything, write_json
+from benchmarks.provenance import collect, now, read_json, seed_everything, write_json
 from benchmarks.verify.didfuse_official import RELEASED
 
 PARTS = ("metrics", "train_step", "paper")
@@ -125,7 +125,9 @@ def budget(seconds: float) -> Iterator[float]:
     """
     start = time.perf_counter()
     deadline = start + seconds
-    if not (threading_main() and hasattr(signal, "setitimer")):  # pragma: no cover - the parts' own checks only
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):  # pragma: no cover
         yield deadline
         return
 
@@ -143,12 +145,6 @@ def budget(seconds: float) -> Iterator[float]:
             signal.setitimer(signal.ITIMER_REAL, max(remaining - (time.perf_counter() - start), 1e-3), interval)
 
 
-def threading_main() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -162,20 +158,15 @@ def check_data_root(data_root: Path, parts: list[str], origin: str) -> None:
 
     needed = {"metrics": ["tno"], "train_step": ["flir_train"], "paper": ["tno", "flir", "nir", "flir_train"]}
     datasets = list(dict.fromkeys(d for part in parts for d in needed[part]))
-    problems = []
-    if not data_root.is_dir():
-        problems.append("the folder does not exist")
-    else:
-        for name in datasets:
-            try:
-                load_pairs(name, data_root)
-            except Exception as err:  # noqa: BLE001 - the dataset's own message says what is missing
-                problems.append(f"{name}: {str(err).splitlines()[0]}")
-        released = list(dict.fromkeys(d for part in parts if part != "train_step" for d in needed[part] if d in RELEASED))
-        for name in released:
-            folder = data_root / "IVIF-DIDFuse" / "Test_result" / RELEASED[name]
-            if not folder.is_dir():
-                problems.append(f"{folder}: the authors' released fusions are missing")
+    problems = [] if data_root.is_dir() else ["the folder does not exist"]
+    for name in datasets if not problems else []:
+        try:
+            load_pairs(name, data_root)
+        except Exception as err:  # noqa: BLE001 - the dataset's own message says what is missing
+            problems.append(f"{name}: {str(err).splitlines()[0]}")
+        folder = data_root / "IVIF-DIDFuse" / "Test_result" / RELEASED.get(name, "")
+        if name in RELEASED and not folder.is_dir():
+            problems.append(f"{folder}: the authors' released fusions are missing")
     if problems:
         raise DataRootError(f"data root {data_root} ({origin}) cannot serve parts {', '.join(parts)}: "
                             f"{'; '.join(problems[:4])}; pass --data-root DIR holding IVIF-DIDFuse "
@@ -234,6 +225,17 @@ def _values(name: str, convention: str, batches: list[tuple[torch.Tensor, ...]],
     return values, time.perf_counter() - start
 
 
+def _attempt(name: str, convention: str, batches: list, device: torch.device, count: int, errors: dict,
+             side: str) -> tuple[list[float], float]:
+    """:func:`_values`, or ``count`` NaN values with the error kept in ``errors[side]`` (one metric's failure
+    on a device must not hide the others')."""
+    try:
+        return _values(name, convention, batches, device)
+    except Exception as err:  # noqa: BLE001 - recorded per metric; the part goes on
+        errors[side] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        return [math.nan] * count, 0.0
+
+
 def metrics_part(record: dict, save: Callable, triplets: list, device: torch.device, deadline: float) -> None:
     """Every metric of every convention: CPU float64 image by image against ``device`` float32, size-batched."""
     from metrics import list_metrics
@@ -241,6 +243,7 @@ def metrics_part(record: dict, save: Callable, triplets: list, device: torch.dev
 
     keys = [(name, convention) for convention in list_conventions() for name in list_metrics(convention)]
     exact: dict[str, list[float]] = {f"{n}:{c}": [] for n, c in keys}
+    errors: dict[str, dict[str, str]] = {key: {} for key in exact}
     cpu_s = dict.fromkeys(exact, 0.0)
     done = []
     for pair_id, *images in triplets:  # float64, one image at a time: what `run` and `evaluate` compute on CPU
@@ -249,9 +252,10 @@ def metrics_part(record: dict, save: Callable, triplets: list, device: torch.dev
             break  # keep time for the float32 side (two passes over the pairs, each at most float64's time)
         tensors = tuple(torch.from_numpy(x).to(torch.float64).div(255).view(1, 1, *x.shape) for x in images)
         for name, convention in keys:
-            (value,), seconds = _values(name, convention, [tensors], torch.device("cpu"))
-            exact[f"{name}:{convention}"].append(value)
-            cpu_s[f"{name}:{convention}"] += seconds
+            key = f"{name}:{convention}"
+            (value,), seconds = _attempt(name, convention, [tensors], torch.device("cpu"), 1, errors[key], "float64")
+            exact[key].append(value)
+            cpu_s[key] += seconds
         done.append((pair_id, *images))
         record.update(pairs=[d[0] for d in done], cpu_float64_s=round(sum(cpu_s.values()), 3))
         save()
@@ -261,15 +265,18 @@ def metrics_part(record: dict, save: Callable, triplets: list, device: torch.dev
     order = [i for members in groups.values() for i in members]
     batches = [tuple(torch.from_numpy(np.stack([done[i][k] for i in members])).to(device, torch.float32).div(255)
                      .unsqueeze(1) for k in (1, 2, 3)) for members in groups.values()]
+    record.update(sizes={f"{w}x{h}": len(m) for (h, w), m in groups.items()},
+                  arithmetic="float32 on CPU (stand-in)" if device.type == "cpu" else f"float32 on {device}",
+                  metrics={})
     arithmetic = contextlib.nullcontext() if device.type != "cpu" else float32_arithmetic()
-    per_metric, device_s, first_pass_s = {}, 0.0, 0.0
+    device_s = first_pass_s = 0.0
     with arithmetic:
         for name, convention in keys:
             key = f"{name}:{convention}"
             first = None
-            if device.type != "cpu":
-                _, first = _values(name, convention, batches, device)  # first pass: kernels load, plans are made
-            values, seconds = _values(name, convention, batches, device)
+            if device.type != "cpu":  # first pass: kernels load, FFT plans are made
+                _, first = _attempt(name, convention, batches, device, len(done), errors[key], "float32")
+            values, seconds = _attempt(name, convention, batches, device, len(done), errors[key], "float32")
             first = seconds if first is None else first
             low = [math.nan] * len(done)
             for position, value in zip(order, values):
@@ -277,17 +284,17 @@ def metrics_part(record: dict, save: Callable, triplets: list, device: torch.dev
             deviations = [deviation(a, b) for a, b in zip(low, exact[key])]
             worst = int(np.argmax(deviations)) if deviations else 0
             tolerance = float32_tolerance(name, convention)
-            per_metric[key] = {"max_relative_deviation": max(deviations, default=0.0), "worst_pair": done[worst][0],
-                               "tolerance": tolerance, "within": max(deviations, default=0.0) <= tolerance,
-                               "cpu_float64_s": round(cpu_s[key], 4), "float32_s": round(seconds, 4),
-                               "float32_first_pass_s": round(first, 4),
-                               "float64": exact[key], "float32": low}
+            largest = max(deviations, default=0.0)
+            record["metrics"][key] = {
+                "max_relative_deviation": largest, "worst_pair": done[worst][0], "tolerance": tolerance,
+                "within": largest <= tolerance and not errors[key], "cpu_float64_s": round(cpu_s[key], 4),
+                "float32_s": round(seconds, 4), "float32_first_pass_s": round(first, 4),
+                "float64": exact[key], "float32": low, **({"errors": errors[key]} if errors[key] else {})}
             device_s, first_pass_s = device_s + seconds, first_pass_s + first
-    record.update(metrics=per_metric, sizes={f"{w}x{h}": len(m) for (h, w), m in groups.items()},
-                  float32_s=round(device_s, 3), float32_first_pass_s=round(first_pass_s, 3),
-                  speedup=round(sum(cpu_s.values()) / device_s, 2) if device_s else None,
-                  all_within=all(m["within"] for m in per_metric.values()),
-                  arithmetic="float32 on CPU (stand-in)" if device.type == "cpu" else f"float32 on {device}")
+            record.update(float32_s=round(device_s, 3), float32_first_pass_s=round(first_pass_s, 3))
+            save()
+    record.update(speedup=round(sum(cpu_s.values()) / device_s, 2) if device_s else None,
+                  all_within=all(m["within"] for m in record["metrics"].values()) and len(record["metrics"]) == len(keys))
 
 
 # ---- part (b): one DIDFuse training step at the paper's batch --------------------------------------------
@@ -310,18 +317,15 @@ def train_step_part(record: dict, save: Callable, data_root: Path, device: torch
     first = get_method_class("didfuse")(**config["model"]["init_args"])
     state = {k: v.clone() for k, v in first.state_dict().items()}
     record.update(batch=[batch_size, 1, crop, crop], model=config["model"]["init_args"], cpu_threads=torch.get_num_threads())
-    sides = [("device", device)] + ([("cpu", torch.device("cpu"))])
+    sides = [("device", device), ("cpu", torch.device("cpu"))]
     for index, (label, where) in enumerate(sides):
         model = get_method_class("didfuse")(**config["model"]["init_args"])
         model.load_state_dict(state)
         model.to(where)
         optimizer = torch.optim.Adam(model.parameters(), lr=model.hparams.lr)
-        plain_steps(model, optimizer, loader, 1, where)  # warm-up: cuDNN autotuning, allocator, first loads
-        times: list[tuple[float, float]] = []
-        share = (deadline - time.perf_counter()) / (len(sides) - index)
-        stop = time.perf_counter() + share
-        while len(times) < steps and (not times or time.perf_counter() + 1.5 * times[-1][0] < stop):
-            times += plain_steps(model, optimizer, loader, 1, where)
+        warm = plain_steps(model, optimizer, loader, 2, where)  # warm-up: cuDNN, the allocator, first loads
+        share = (deadline - time.perf_counter()) / (len(sides) - index)  # what is left, shared with the sides after
+        times = plain_steps(model, optimizer, loader, max(1, min(steps, int(share / warm[-1][0]) - 2)), where)
         side = {"device": str(where), "steps_timed": len(times),
                 "median_wall_s": float(np.median([t[0] for t in times])),
                 "median_process_cpu_s": float(np.median([t[1] for t in times]))}
@@ -355,12 +359,8 @@ def paper_part(record: dict, save: Callable, data_root: Path, out: Path, *, prof
     clock = time.perf_counter()
     run(plan, Reporter(progress=False))
     record["run_wall_s"] = round(time.perf_counter() - clock, 3)
-    training = plan.layout.training_record("didfuse", seed)
-    if training.is_file():
-        from benchmarks.provenance import read_json
-
-        trained = read_json(training)
-        record["training"] = {k: trained.get(k) for k in ("global_step", "train_time_s", "accelerator", "source")}
+    trained = read_json(plan.layout.training_record("didfuse", seed))  # written by this run or the one resumed
+    record["training"] = {k: trained.get(k) for k in ("global_step", "train_time_s", "accelerator", "source")}
     results = pd.read_csv(plan.layout.results, dtype={"image": str})
     ours = results[results["method"] == "didfuse"]
     tables, agreement = {}, {}
@@ -380,6 +380,8 @@ def paper_part(record: dict, save: Callable, data_root: Path, out: Path, *, prof
                              for m, g in merged.groupby("metric")}
         agreement[source]["bitwise"] = bool((merged["value"].to_numpy() == merged["value_cpu"].to_numpy()).all())
         agreement[source]["images"] = int(rows["image"].nunique())
+        marker = read_json(plan.layout.marker(unit))  # where the run fused and evaluated
+        agreement[source]["devices"] = {k: marker.get(k) for k in ("fusion_device", "metric_device", "metric_dtype")}
     record.update(table4=tables, run_vs_cpu_float64=agreement,
                   all_within=all(v <= float32_tolerance(k, "default") for a in agreement.values()
                                  for k, v in a.items() if k in TABLE4_METRICS))
@@ -390,26 +392,23 @@ def paper_part(record: dict, save: Callable, data_root: Path, out: Path, *, prof
 def print_part(name: str, part: dict) -> None:
     """A short human summary of one part (the JSON holds everything)."""
     print(f"[{name}] {part['status']} in {part.get('wall_s', 0):.1f} s" + (f": {part['error']}" if "error" in part else ""))
-    if name == "metrics" and "metrics" in part:
-        worst = sorted(part["metrics"].items(), key=lambda kv: -kv[1]["max_relative_deviation"])[:6]
-        print(f"  {len(part['pairs'])} TNO pairs, {len(part['metrics'])} metrics ({part['arithmetic']}): "
-              f"CPU float64 {part['cpu_float64_s']:.2f} s, float32 {part['float32_s']:.2f} s "
-              f"(first pass {part['float32_first_pass_s']:.2f} s); all within tolerance: {part['all_within']}")
-        for key, m in worst:
+    if name == "metrics" and part.get("metrics"):
+        print(f"  {len(part['pairs'])} TNO pairs, {len(part['metrics'])} metrics ({part['arithmetic']}): CPU float64 "
+              f"{part['cpu_float64_s']:.2f} s, float32 {part['float32_s']:.2f} s (first pass "
+              f"{part['float32_first_pass_s']:.2f} s); all within tolerance: {part.get('all_within')}")
+        for key, m in sorted(part["metrics"].items(), key=lambda kv: -kv[1]["max_relative_deviation"])[:6]:
             print(f"  {key:<20} max rel. deviation {m['max_relative_deviation']:.2e} (pair {m['worst_pair']}), "
-                  f"tolerance {m['tolerance']:.0e}")
-    if name == "train_step":
-        for side in ("device", "cpu"):
-            if side in part:
-                s = part[side]
-                print(f"  {s['device']:<8} {1000 * s['median_wall_s']:9.1f} ms / step wall, "
-                      f"{1000 * s['median_process_cpu_s']:9.1f} ms CPU ({s['steps_timed']} steps)")
-    if name == "paper" and "table4" in part:
-        for source, table in part["table4"].items():
-            print(f"  {source}: " + "  ".join(f"{m} {v['paper']:.3f} / {v['released']:.3f} / {v['ours']:.3f}"
-                                              for m, v in table.items()) + "   (paper / released / ours)")
-            print(f"    run values vs CPU float64 on its PNGs: bitwise {part['run_vs_cpu_float64'][source]['bitwise']}, "
-                  f"max rel. {max(v for k, v in part['run_vs_cpu_float64'][source].items() if k in TABLE4_METRICS):.1e}")
+                  f"tolerance {m['tolerance']:.0e}" + (f"; {m['errors']}" if "errors" in m else ""))
+    for side in ("device", "cpu") if name == "train_step" else ():
+        if side in part:
+            print(f"  {part[side]['device']:<8} {1000 * part[side]['median_wall_s']:9.1f} ms / step wall, "
+                  f"{1000 * part[side]['median_process_cpu_s']:9.1f} ms CPU ({part[side]['steps_timed']} steps)")
+    for source, table in part.get("table4", {}).items() if name == "paper" else ():
+        print(f"  {source}: " + "  ".join(f"{m} {v['paper']:.3f} / {v['released']:.3f} / {v['ours']:.3f}"
+                                          for m, v in table.items()) + "   (paper / released / ours)")
+        agreement = part["run_vs_cpu_float64"][source]
+        print(f"    run values vs CPU float64 on its PNGs: bitwise {agreement['bitwise']}, max rel. "
+              f"{max(v for k, v in agreement.items() if k in TABLE4_METRICS):.1e}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -78,6 +78,7 @@ def test_training_step_and_paper_part(tiny):
         assert all(math.isfinite(v["released"]) and math.isfinite(v["ours"]) for v in table.values())
         agreement = paper["run_vs_cpu_float64"][source]
         assert agreement["images"] == 2 and agreement["bitwise"]  # on CPU the run's values are its PNGs' exactly
+        assert agreement["devices"] == {"fusion_device": "cpu", "metric_device": "cpu", "metric_dtype": "float64"}
     marker = json.loads((out / "run" / "units" / "didfuse" / "seed0" / "tno.done.json").read_text())
     assert (marker["fusion_device"], marker["metric_device"], marker["metric_dtype"]) == ("cpu", "cpu", "float64")
 
