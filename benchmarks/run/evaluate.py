@@ -29,7 +29,8 @@ import torch
 
 from datamodules.io import save_png
 
-__all__ = ["accelerator_of", "evaluate_unit", "fused_png_writer", "metric_device_of", "metric_dtype_of"]
+__all__ = ["accelerator_of", "evaluate_unit", "full_float32", "fused_png_writer", "metric_device_of",
+           "metric_dtype_of"]
 
 
 def fused_png_writer(out_dir: Path):
@@ -84,6 +85,18 @@ def metric_dtype_of(device: torch.device) -> str:
 
 
 @contextlib.contextmanager
+def full_float32() -> Iterator[None]:
+    """No TF32 (a 10-bit mantissa: torch allows it in cuDNN convolutions by default) in convolutions or matrix
+    products while a unit fuses and evaluates: on a GPU both run in true float32. Nothing changes on CPU."""
+    flags = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags
+
+
+@contextlib.contextmanager
 def _quiet_trainer() -> Iterator[None]:
     """No "GPU available: ..." lines and no single-process data-loader hints for each unit's short ``Trainer``."""
     logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
@@ -124,7 +137,7 @@ def evaluate_unit(model, pairs: Sequence, out_dir: Path, *, dataset: str, metric
     accelerator, devices = accelerator_of(device)
     callbacks = [fused_png_writer(out_dir)] + ([RichProgressBar()] if progress else [])
     model.configure_test(metrics, convention, metric_device_of(metric_device, device))
-    with _quiet_trainer():
+    with _quiet_trainer(), full_float32():
         trainer = L.Trainer(accelerator=accelerator, devices=devices, logger=False, callbacks=callbacks,
                             enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=progress,
                             default_root_dir=str(out_dir))
