@@ -15,8 +15,10 @@ and, for the Octave parts, GNU Octave with its ``image`` package. What it compar
    (Octave's ``imread`` returns 2-D arrays for RGB JPEGs whose channels are equal).
    Octave's own ``rgb2gray`` has 6-decimal weights; MATLAB's (documented, YIQ) is supplied.
 3. ``decoders``: PIL, OpenCV (when importable) and Octave's ``imread`` on every JPEG used.
-4. ``cddfuse``: CDDFuse's ``image_read_cv2(path, 'GRAY')`` (needs ``cv2``) against
-   :func:`metrics.color.opencv_gray` on the same files, pixel by pixel.
+4. ``cddfuse``: CDDFuse's ``image_read_cv2(path, 'GRAY')`` (needs ``cv2``; CDDFuse pins
+   opencv-python 4.5.3) against :func:`metrics.color.opencv_gray` on the same files, pixel by
+   pixel, and its ``Evaluator.py`` on those gray images against the ``cddfuse`` convention on
+   the colour files.
 
 ``--pin`` prints the Octave values of the fusions built here, as pinned in
 ``tests/metrics/test_color_reference.py``.
@@ -197,40 +199,78 @@ def compare_own(vifb_dir: Path, methods: list[str], work: Path) -> list[str]:
     return lines
 
 
-def compare_octave(reference: dict, mine: dict) -> list[str]:
-    lines = ["| convention | metric | cases | largest relative difference | NaN where Octave fails |",
-             "|---|---|---|---|---|"]
+def compare_octave(reference: dict, mine: dict, gray_cases: set[str]) -> list[str]:
+    """Largest relative difference per (convention, metric), colour-fused and gray-fused cases apart."""
+    lines = ["| convention | metric | cases | largest relative difference, colour fused | same, gray fused with "
+             "colour sources | NaN where the reference fails |", "|---|---|---|---|---|---|"]
     for convention, name in sorted({(c, n) for _, c, n in reference}):
         keys = [k for k in reference if k[1:] == (convention, name)]
-        diffs, nans = [], 0
+        worst, nans = {True: 0.0, False: 0.0}, 0
         for key in keys:
             ref, value = reference[key], mine[key]
             if math.isnan(ref) or math.isnan(value):
                 nans += math.isnan(ref) and math.isnan(value)
-                diffs.append(0.0 if math.isnan(ref) and math.isnan(value) else math.inf)
+                diff = 0.0 if math.isnan(ref) and math.isnan(value) else math.inf
             else:
-                diffs.append(abs(value - ref) / max(abs(ref), 1e-300))
-        lines.append(f"| {convention} | {name} | {len(keys)} | {max(diffs):.1e} | {nans} |")
+                diff = abs(value - ref) / max(abs(ref), 1e-300)
+            gray = key[0] in gray_cases
+            worst[gray] = max(worst[gray], diff)
+        lines.append(f"| {convention} | {name} | {len(keys)} | {worst[False]:.1e} | {worst[True]:.1e} | {nans} |")
     return lines
 
 
-def compare_cddfuse(cddfuse_dir: Path, paths: list[Path]) -> str:
+def _cddfuse_namespace(cddfuse_dir: Path) -> dict:
+    """CDDFuse's ``utils/Evaluator.py`` executed as it is (its ``image_read_cv2`` needs ``cv2``); skimage >= 0.20
+    gets the ``data_range = 2`` its 0.19 float default used."""
+    import re
+    from functools import partial
+
+    import cv2  # noqa: F401  (its reader)
+    import skimage
+    from skimage.metrics import structural_similarity
+
+    namespace: dict = {"__name__": "cddfuse_evaluator"}
+    exec(compile((cddfuse_dir / "utils" / "Evaluator.py").read_text(), "Evaluator.py", "exec"), namespace)
+    if tuple(int(p) for p in re.findall(r"\d+", skimage.__version__)[:2]) >= (0, 20):
+        namespace["ssim"] = partial(structural_similarity, data_range=2)
+    return namespace
+
+
+CDDFUSE_CALLS = {"EN": lambda e, f, a, b: e.EN(f), "SD": lambda e, f, a, b: e.SD(f), "SF": lambda e, f, a, b: e.SF(f),
+                 "AG": lambda e, f, a, b: e.AG(f), "MI": lambda e, f, a, b: e.MI(f, a, b),
+                 "SCD": lambda e, f, a, b: e.SCD(f, a, b), "VIF": lambda e, f, a, b: e.VIFF(f, a, b),
+                 "Qabf": lambda e, f, a, b: e.Qabf(f, a, b), "SSIM": lambda e, f, a, b: e.SSIM(f, a, b),
+                 "MSE": lambda e, f, a, b: e.MSE(f, a, b), "CC": lambda e, f, a, b: e.CC(f, a, b),
+                 "PSNR": lambda e, f, a, b: e.PSNR(f, a, b)}
+
+
+def run_cddfuse(cddfuse_dir: Path, cases: dict[str, dict[str, Path]]) -> dict:
+    """``Evaluator.X(F, IR, VIS)`` on ``image_read_cv2(path, 'GRAY')`` images, as CDDFuse's test_IVF.py."""
+    namespace = _cddfuse_namespace(cddfuse_dir)
+    read, evaluator = namespace["image_read_cv2"], namespace["Evaluator"]
+    results = {}
+    for case, paths in cases.items():
+        f, a, b = (read(str(paths[k]), "GRAY") for k in ("fused", "ir", "vis"))
+        for name, call in CDDFUSE_CALLS.items():
+            results[(case, "cddfuse", name)] = float(call(evaluator, f, a, b))
+    return results
+
+
+def compare_reader(cddfuse_dir: Path, paths: list[Path]) -> str:
     """CDDFuse's own image_read_cv2(path, 'GRAY') against opencv_gray(read_image(path, 'native'))."""
-    import cv2  # noqa: F401  (its reader needs it)
+    import cv2
 
     from metrics.color import opencv_gray
 
-    namespace: dict = {"__name__": "cddfuse_reader"}
-    source = (cddfuse_dir / "utils" / "img_read_save.py").read_text()
-    exec(compile(source.replace("from skimage.io import imsave", ""), "img_read_save.py", "exec"), namespace)
+    read = _cddfuse_namespace(cddfuse_dir)["image_read_cv2"]
     differing = pixels = 0
     for path in paths:
-        theirs = namespace["image_read_cv2"](str(path), "GRAY")
+        theirs = read(str(path), "GRAY")
         image = read_image(path, mode="native")
         mine = (opencv_gray(as_tensor(image)) * 255).round()[0, 0].numpy() if image.ndim == 3 else image
         differing += int((mine != theirs).sum())
         pixels += theirs.size
-    return f"{len(paths)} files, {pixels} pixels: {differing} differ"
+    return f"OpenCV {cv2.__version__}: {len(paths)} files, {pixels} pixels, {differing} differ"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--octave-pairs", default="walking,running", help="VIFB pairs run in Octave")
     parser.add_argument("--octave-methods", default="ADF,CNN,SeAFusion", help="VIFB methods run in Octave")
     parser.add_argument("--skip", default="", help="comma list of parts to skip: own, octave, decoders, cddfuse")
-    parser.add_argument("--pin", action="store_true", help="print the pinned values of the constructed fusions")
+    parser.add_argument("--pin", action="store_true", help="print the reference values of the constructed fusions")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown report here")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -258,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         if "own" not in skip:
             report += ["## ivif-bench against VIFB's own per-image values", ""] + compare_own(
                 args.vifb_dir, methods, work) + [""]
-        cases, images = {}, {}
+        cases, gray_cases = {}, set()
         for pair in args.octave_pairs.split(","):
             vis_path, ir_path = (args.vifb_dir / "input" / d / f"{pair}.jpg" for d in ("VI", "IR"))
             vis, ir = read_image(vis_path, mode="native"), read_image(ir_path, mode="native")
@@ -268,18 +308,25 @@ def main(argv: list[str] | None = None) -> int:
                 path = work / f"{pair}_{kind}.png"
                 Image.fromarray(fused).save(path)
                 cases[f"{pair}_{kind}"] = {"vis": vis_path, "ir": ir_path, "fused": path}
+                if fused.ndim == 2:
+                    gray_cases.add(f"{pair}_{kind}")
+        reference = {}
         if "octave" not in skip:
-            reference = run_octave(work, cases, args.vifb_dir, args.tang_dir)
+            reference.update(run_octave(work, cases, args.vifb_dir, args.tang_dir))
+        if "cddfuse" not in skip and args.cddfuse_dir is not None:
+            reference.update(run_cddfuse(args.cddfuse_dir, cases))
+        if reference:
             mine = {}
             for case, paths in cases.items():
                 f, a, b = (read_image(paths[k], mode="native") for k in ("fused", "ir", "vis"))
-                for convention, names in (("vifb", list(VIFB_FILES)), ("tang", TANG_OUTPUTS)):
+                for convention, names in (("vifb", list(VIFB_FILES)), ("tang", TANG_OUTPUTS),
+                                          ("cddfuse", list(CDDFUSE_CALLS))):
                     if any(k[:2] == (case, convention) for k in reference):
                         mine.update({(case, convention, n): v for n, v in ours(convention, names, f, a, b).items()})
-            report += ["## VIFB's metrics*.m and Tang's analysis_Reference.m in Octave", "",
-                       f"cases: {', '.join(cases)}", ""] + compare_octave(reference, mine) + [""]
+            report += ["## VIFB's metrics*.m, Tang's analysis_Reference.m (Octave) and CDDFuse's Evaluator.py", "",
+                       f"cases: {', '.join(cases)}", ""] + compare_octave(reference, mine, gray_cases) + [""]
             if args.pin:
-                for key in sorted(k for k in reference if not k[0].split("_", 1)[1] in args.octave_methods.split(",")):
+                for key in sorted(k for k in reference if k[0].split("_", 1)[1].startswith("mean_")):
                     print(f"    {key!r}: {reference[key]!r},")
         jpegs = sorted({p for c in cases.values() for p in c.values() if p.suffix == ".jpg"} |
                        set((args.vifb_dir / "input").glob("*/*.jpg")) | set(fused_dir.glob("*.jpg")))
@@ -287,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             report += ["## JPEG decoders", "", decoders(jpegs, work), ""]
         if "cddfuse" not in skip and args.cddfuse_dir is not None:
             report += ["## CDDFuse's image_read_cv2(path, 'GRAY') against opencv_gray", "",
-                       compare_cddfuse(args.cddfuse_dir, jpegs), ""]
+                       compare_reader(args.cddfuse_dir, jpegs), ""]
     text = "\n".join(report)
     print(text)
     if args.out is not None:
