@@ -86,7 +86,7 @@ class ManifestFile:
 
 
 def default_names() -> list[str]:
-    """The datasets that own a manifest and live in a data root: tno, flir, nir, flir_train, roadscene."""
+    """The datasets that own a manifest and live in a data root: tno, flir, nir, flir_train, roadscene, vifb, tang_tno."""
     return [n for n in list_datasets(embedded=False) if get_dataset(n).manifest == n]
 
 
@@ -181,7 +181,7 @@ def verify(data_root: str | os.PathLike | None = None, names: Sequence[str] | No
 
     Args:
         data_root: the root to check (see :func:`~datamodules.datasets.resolve_data_root`).
-        names: datasets to check; default :func:`default_names` (the five data-root datasets).
+        names: datasets to check; default :func:`default_names` (the seven data-root datasets).
         ids: check only these pairs of each.
 
     Returns:

@@ -4,7 +4,7 @@ Every check runs on real TNO images (DIDFuse's released fused outputs against th
 sources), as a batch of two, and states what sets the convention apart: a factor, an
 offset, a different normaliser, or sameness with ``default`` where the reference code
 computes the default formula. The reference codes themselves are compared in
-``benchmarks/octave_reference.py`` (Octave and Python, not part of the test suite).
+``benchmarks/verify/octave_reference.py`` (Octave and Python, not part of the test suite).
 """
 
 from __future__ import annotations
