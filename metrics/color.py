@@ -7,9 +7,10 @@ the gray maths. Each registered metric names its rule (``MetricInfo.color_rule``
 ==========================  ==========================================================================
 rule                        what happens to a colour (3-channel) input
 ==========================  ==========================================================================
-``ycbcr-y`` (default)       BT.601 Y as PIL's ``"YCbCr"`` mode (JPEG, full range): the luminance the
-                            networks fuse; an image whose three channels are equal is gray and keeps
-                            its values (PIL's Y truncates and would move 22 of the 256 gray levels down by one)
+``ycbcr-y`` (default)       the luminance the networks fuse (:func:`datamodules.color.luminance`): BT.601
+                            Y as PIL's ``"YCbCr"`` mode (JPEG, full range); an image whose three channels
+                            are equal is gray and keeps its values (PIL's Y truncates and would move 22
+                            of the 256 gray levels down by one)
 ``matlab-rgb2gray`` (tang)  MATLAB ``rgb2gray`` on uint8, rounded: what ``Evaluation_for_*.m`` do to
                             every 3-channel image before ``analysis_Reference.m``
 ``opencv-gray`` (cddfuse)   ``np.round(cv2.cvtColor(cv2.imread(p).astype('float32'), BGR2GRAY))``:
@@ -88,20 +89,16 @@ def _from_levels(levels: torch.Tensor) -> torch.Tensor:
 def pil_ycbcr_y(rgb: torch.Tensor) -> torch.Tensor:
     """Y of PIL's ``convert("YCbCr")``: ``(T_R[r] + T_G[g] + T_B[b]) >> 6``, T_c[i] = round(64 c i).
 
-    c = (0.299, 0.587, 0.114); the sum is truncated, not rounded (PIL's
-    ``ConvertYCbCr.c``), so Y differs from PIL's "L" luma by one level at about half of
-    all colours. Checked against PIL on all 2^24 colours (tests/metrics/test_color.py).
+    The project's one colour transform (:func:`datamodules.color.rgb_to_ycbcr_tensor`,
+    equal to PIL on all 2^24 colours). The sum is truncated, not rounded, so Y differs from
+    PIL's "L" luma by one level at about half of all colours.
 
     Shape:
         rgb: N x 3 x H x W in [0, 1] (8-bit grid); returns N x 1 x H x W.
     """
-    levels = _levels(rgb)
-    i = torch.arange(256, dtype=torch.float64, device=levels.device)
-    total = torch.zeros_like(levels[:, :1])
-    for k, c in enumerate((0.299, 0.587, 0.114)):
-        table = torch.floor(c * i * 64 + 0.5).long()  # (c i) 64, as checked against PIL
-        total = total + table[levels[:, k:k + 1]]
-    return _from_levels(total >> 6)
+    from datamodules.color import rgb_to_ycbcr_tensor  # numpy + torch only; imported when colour is met
+
+    return _from_levels(rgb_to_ycbcr_tensor(_levels(rgb).to(torch.uint8))[:, :1])
 
 
 def matlab_rgb2gray(rgb: torch.Tensor, integer: bool = True) -> torch.Tensor:

@@ -194,10 +194,13 @@ def test_evaluate_reads_colour_and_names_the_rule(data_root, tmp_path):
     expected = get_functional("EN", "tang")(_t(vis), _t(vis), _t(vis)).item()  # fused = VIS: its gray's EN
     assert table.query("image == 'walking' and metric == 'EN'")["value"].item() == expected
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        vifb = evaluate_folder(fused_dir, folder, pattern="{id}_gray", metrics="EN,PSNR", convention="vifb",
-                               progress=False)
-    assert set(vifb["color_rule"]) == {"vifb-channels", "vifb-channels-double"}
+        warnings.simplefilter("ignore")  # the registered dataset, its files in place
+        vifb = evaluate_folder(fused_dir, "vifb", data_root=data_root, ids="walking,running", pattern="{id}_gray",
+                               metrics="EN,PSNR", convention="vifb", progress=False)
+    assert set(vifb["dataset"]) == {"vifb"} and set(vifb["color_rule"]) == {"vifb-channels", "vifb-channels-double"}
+    ir = read_image(folder / "ir" / "walking.jpg", mode="native")
+    psnr = get_functional("PSNR", "vifb")(_t(vis[..., 1]), _t(ir), _t(vis)).item()  # gray fused, colour sources
+    assert vifb.query("image == 'walking' and metric == 'PSNR'")["value"].item() == psnr
     gray = evaluate_tensors(_t(vis[..., 0]), _t(vis[..., 1]), _t(vis[..., 2]), metrics="EN")
     assert list(gray["color_rule"]) == [GRAY]
 
