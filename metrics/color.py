@@ -108,7 +108,8 @@ def matlab_rgb2gray(rgb: torch.Tensor, integer: bool = True) -> torch.Tensor:
     zero and saturated as MATLAB's uint8 cast; no colour of the 2^24 has its weighted sum
     within 4.6e-6 of a half, so the summation order cannot matter. ``integer=False``: the
     double call on a 0-255 image (``rgb2gray(double(image))``), not rounded and not clipped
-    (MATLAB R2016b+ and Octave; MATLAB before R2016b clipped doubles to [0, 1]).
+    (as Octave; MATLAB's ``rgb2gray.m`` of 2013 clipped doubles to [0, 1], its 2016 MEX rewrite
+    is documented to keep the class).
     GNU Octave's own ``rgb2gray`` uses 6-decimal weights and differs from MATLAB's at
     236 of the 2^24 colours (by one level).
 
