@@ -11,7 +11,19 @@ from torchmetrics.utilities.data import dim_zero_cat
 
 from .color import DEFAULT_RULE, apply_color_rule, conversion_notice
 
-__all__ = ["FusionMetric"]
+__all__ = ["FusionMetric", "on_8bit_levels"]
+
+
+def on_8bit_levels(image: torch.Tensor) -> torch.Tensor:
+    """``image`` (values in [0, 1]) snapped to the 8-bit levels k / 255, in the dtype the metrics compute in.
+
+    On CPU the result is float64 and equals ``uint8 / 255`` computed in float64,
+    bit for bit: what ``ivif-bench evaluate`` reads from a PNG. (A float32 k / 255
+    cast to float64 is not k / 255; rounding ``image * 255`` to the level k first
+    makes it so.) Elsewhere (GPU) float32, or float64 if given float64.
+    """
+    wide = image.device.type == "cpu" or image.dtype == torch.float64
+    return torch.round(image.to(torch.float64 if wide else torch.float32) * 255) / 255
 
 
 class FusionMetric(Metric):
@@ -35,8 +47,9 @@ class FusionMetric(Metric):
             keyword arguments.
 
     Inputs to ``update``:
-        fused, ir, vis: float tensors N x C x H x W in [0, 1] on the 8-bit grid, C = 1 (gray)
-        or 3 (RGB) for each input independently.
+        fused, ir, vis: float tensors N x C x H x W in [0, 1] on the 8-bit grid (k / 255), C = 1
+        (gray) or 3 (RGB) for each input independently; each is snapped to the levels first
+        (:func:`on_8bit_levels`: float64 on CPU).
 
     Example:
         >>> import torch
@@ -69,6 +82,7 @@ class FusionMetric(Metric):
 
     def update(self, fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> None:
         """Add the values of a batch of N fused images."""
+        fused, ir, vis = (on_8bit_levels(image) for image in (fused, ir, vis))
         if not self._noticed:
             notice = conversion_notice(self.color_rule, self.convention, fused, ir, vis)
             if notice is not None:

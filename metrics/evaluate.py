@@ -40,6 +40,8 @@ import pandas as pd
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from datamodules.errors import DataNotFoundError, UnknownNameError, UserError
+
 from .color import applied_rule, apply_color_rule, conversion_notice
 from .registry import MetricInfo, get_metric_info, list_conventions, list_metrics
 
@@ -69,27 +71,27 @@ def _metric_infos(metrics: str | Iterable[str] | None, convention: str) -> list[
                  if name in list_metrics(each)]
         unknown = [name for name in names or [] if name not in {info.name for info in plans}]
         if unknown or not plans:
-            raise KeyError(f"no convention has the metric(s) {', '.join(unknown) or metrics!r}; known: "
+            raise UnknownNameError(f"no convention has the metric(s) {', '.join(unknown) or metrics!r}; known: "
                            f"{', '.join(dict.fromkeys(n for c in list_conventions() for n in list_metrics(c)))}")
         return plans
     available = list_metrics(convention)  # KeyError for an unknown convention
     names = available if names is None else names
     if not names:
-        raise ValueError(f"no metric selected (metrics={metrics!r}); choose from: {', '.join(available)}")
+        raise UserError(f"no metric selected (metrics={metrics!r}); choose from: {', '.join(available)}")
     return [get_metric_info(name, convention) for name in dict.fromkeys(names)]
 
 
 def _device(device: str | torch.device) -> torch.device:
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {str(device)!r}: CUDA is not available on this machine")
+        raise UserError(f"device {str(device)!r}: CUDA is not available on this machine")
     return device
 
 
 def _check_pattern(pattern: str) -> None:
     fields = [field for _, field, _, _ in string.Formatter().parse(pattern) if field is not None]
     if fields != ["id"] or os.sep in pattern or "/" in pattern:
-        raise ValueError(f"--pattern {pattern!r} must name a file stem with exactly one '{{id}}' field "
+        raise UserError(f"--pattern {pattern!r} must name a file stem with exactly one '{{id}}' field "
                          f"(e.g. 'F{{id}}' for F7.png), no folder and no other field")
 
 
@@ -126,7 +128,7 @@ def match_fused_files(fused_dir: str | os.PathLike, pair_ids: Sequence[str], pat
     _check_pattern(pattern)
     folder = Path(fused_dir)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder of fused images")
+        raise DataNotFoundError(f"{folder}: no such folder of fused images")
     images = sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
                     key=lambda p: natural_key(p.name))
     by_stem: dict[str, list[Path]] = {}
@@ -170,7 +172,7 @@ def match_fused_files(fused_dir: str | os.PathLike, pair_ids: Sequence[str], pat
         problems.append(f"{len(unknown)} file(s) named like '{pattern}' match no pair of the dataset: "
                         f"{_listing(unknown)} (wrong --dataset or --pattern?)")
     if problems:
-        raise ValueError(f"{folder}: " + "; ".join(problems))
+        raise UserError(f"{folder}: " + "; ".join(problems))
     if other:
         warnings.warn(f"{folder}: ignored {len(other)} image(s) not named like '{pattern}': {_listing(other)}",
                       stacklevel=2)
@@ -198,7 +200,7 @@ def _check_sizes(pairs, fused: dict[str, Path]) -> None:
             mismatched.append(f"{fused[pair.pair_id]} is {f_size[1]}x{f_size[0]} but {pair.ir_path} is "
                               f"{ir_size[1]}x{ir_size[0]} (W x H)")
     if mismatched:
-        raise ValueError(f"{len(mismatched)} fused image(s) differ in size from their pair: "
+        raise UserError(f"{len(mismatched)} fused image(s) differ in size from their pair: "
                          + "; ".join(mismatched[:_LIST_LIMIT]) + (" ..." if len(mismatched) > _LIST_LIMIT else ""))
 
 
@@ -252,7 +254,7 @@ def evaluate_folder(fused_dir: str | os.PathLike, dataset: str | os.PathLike,
             fused_u8 = read_image(fused[pair.pair_id], mode="native")
             ir_u8, vis_u8 = _read_sources(pair, read_pair, read_image)
             if fused_u8.shape[:2] != ir_u8.shape[:2]:  # the header said otherwise (e.g. EXIF-rotated JPEG)
-                raise ValueError(f"{fused[pair.pair_id]} decodes to {fused_u8.shape[1]}x{fused_u8.shape[0]} but "
+                raise UserError(f"{fused[pair.pair_id]} decodes to {fused_u8.shape[1]}x{fused_u8.shape[0]} but "
                                  f"{pair.ir_path} to {ir_u8.shape[1]}x{ir_u8.shape[0]} (W x H)")
             images = [_from_uint8(x, device) for x in (fused_u8, ir_u8, vis_u8)]
             _say_conversions(infos, images, said)

@@ -11,7 +11,8 @@ Missing fused files, files named like the pattern that match no pair, and fused
 images whose size differs from their pair stop the command before any work.
 Fused images are evaluated from their 8-bit values. --out writes one CSV row per
 (dataset, image, metric) with columns dataset,image,metric,value,convention;
-the table of means is printed either way. --convention picks the evaluation code
+the table of means is printed either way; beside it, OUT's stem + .metrics.json
+records each metric's direction, unit, convention and definition. --convention picks the evaluation code
 whose formulas (and quirks) are reproduced (docs/conventions.md); 'all' computes
 every convention's metrics, one row per (image, metric, convention), and prints
 one table per convention.
@@ -82,7 +83,12 @@ def main(args: argparse.Namespace) -> int:
     if args.out:
         with atomic_write(args.out, "w", newline="") as handle:
             results.to_csv(handle, index=False)
+        from benchmarks.report.facts import write_metric_facts  # the facts travel with the rows
+        from metrics.registry import get_metric_info
+
+        pairs = dict.fromkeys(zip(results["metric"], results["convention"]))
+        facts = write_metric_facts(args.out, [get_metric_info(metric, convention) for metric, convention in pairs])
     print_means(results)
     if args.out:
-        print(f"wrote {len(results)} rows to {args.out}")
+        print(f"wrote {len(results)} rows to {args.out} (metric facts: {facts})")
     return 0
