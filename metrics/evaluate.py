@@ -28,16 +28,19 @@ import re
 import string
 import warnings
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 from PIL import Image, UnidentifiedImageError
 
 from .registry import MetricInfo, get_metric_info, list_conventions, list_metrics
 
-__all__ = ["COLUMNS", "evaluate_folder", "evaluate_tensors", "match_fused_files", "mean_table"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["COLUMNS", "evaluate_folder", "evaluate_folder_rows", "evaluate_tensors", "match_fused_files", "mean_table",
+           "means_by_convention"]
 
 COLUMNS = ["dataset", "image", "metric", "value", "convention"]
 _LIST_LIMIT = 8  # file names listed in an error message before "..."
@@ -183,28 +186,44 @@ def _image_size(path: Path) -> tuple[int, int]:
     return height, width
 
 
-def _check_sizes(pairs, fused: dict[str, Path]) -> None:
-    """One ``ValueError`` naming every fused image whose size differs from its IR source."""
-    mismatched = []
+def _check_sizes(pairs, fused: dict[str, Path]) -> list[int]:
+    """One ``ValueError`` naming every fused image whose size differs from its IR source; else each pair's pixels."""
+    mismatched, pixels = [], []
     for pair in pairs:
         f_size, ir_size = _image_size(fused[pair.pair_id]), _image_size(pair.ir_path)
+        pixels.append(f_size[0] * f_size[1])
         if f_size != ir_size:
             mismatched.append(f"{fused[pair.pair_id]} is {f_size[1]}x{f_size[0]} but {pair.ir_path} is "
                               f"{ir_size[1]}x{ir_size[0]} (W x H)")
     if mismatched:
         raise ValueError(f"{len(mismatched)} fused image(s) differ in size from their pair: "
                          + "; ".join(mismatched[:_LIST_LIMIT]) + (" ..." if len(mismatched) > _LIST_LIMIT else ""))
+    return pixels
+
+
+def _read_triplet(fused_path: Path, pair) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The uint8 H x W fused, IR and VIS images of one pair (``ValueError`` if they decode to different sizes)."""
+    from datamodules.datasets import read_pair
+    from datamodules.io import read_image
+
+    fused_u8 = read_image(fused_path, mode="gray")
+    ir_u8, vis_u8 = read_pair(pair)
+    if fused_u8.shape != ir_u8.shape:  # the header said otherwise (e.g. EXIF-rotated JPEG)
+        raise ValueError(f"{fused_path} decodes to {fused_u8.shape[1]}x{fused_u8.shape[0]} but "
+                         f"{pair.ir_path} to {ir_u8.shape[1]}x{ir_u8.shape[0]} (W x H)")
+    return fused_u8, ir_u8, vis_u8
 
 
 def evaluate_folder(fused_dir: str | os.PathLike, dataset: str | os.PathLike,
                     data_root: str | os.PathLike | None = None, pattern: str = "{id}",
                     ids: str | Iterable[str | int] | None = None,
                     metrics: str | Iterable[str] | None = "all", convention: str = "default",
-                    device: str | torch.device = "cpu", progress: bool = True) -> pd.DataFrame:
+                    device: str | torch.device = "cpu", progress: bool = True, *, workers: int = 1,
+                    out: str | os.PathLike | None = None) -> "pd.DataFrame":
     """Evaluate a folder of fused images against a dataset's source pairs.
 
     Everything is checked before any metric runs (metric names, convention,
-    device, missing / extra / ambiguous fused files, sizes; see
+    device, ``out``, missing / extra / ambiguous fused files, sizes; see
     :func:`match_fused_files`); the sources come from
     :func:`datamodules.load_pairs` / :func:`datamodules.read_pair`.
 
@@ -220,38 +239,91 @@ def evaluate_folder(fused_dir: str | os.PathLike, dataset: str | os.PathLike,
             ``"all"``: every convention's metrics, one row per (image, metric, convention).
         device: where the metrics run (``"cpu"``, ``"cuda"``); float64 on CPU, float32 on GPU.
         progress: show a progress bar (stderr).
+        workers: worker processes, one image each at a time (CPU only). Every image is
+            computed on one CPU thread whatever ``workers`` is, so the values do not depend on it.
+        out: also write the rows to this CSV file: per image to ``<out>.partial`` as each
+            finishes, the CSV atomically at the end. A rerun after an interruption resumes
+            from the partial file (:mod:`metrics.results_log`).
 
     Returns:
         DataFrame with columns ``dataset, image, metric, value, convention``, one row per
         (image, metric), images in pair-id order, metrics in the requested order.
     """
-    from datamodules.datasets import dataset_ids, dataset_label, list_datasets, load_pairs, read_pair
-    from datamodules.io import read_image
+    import pandas as pd
+
+    rows = evaluate_folder_rows(fused_dir, dataset, data_root=data_root, pattern=pattern, ids=ids, metrics=metrics,
+                                convention=convention, device=device, progress=progress, workers=workers, out=out)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def evaluate_folder_rows(fused_dir: str | os.PathLike, dataset: str | os.PathLike,
+                         data_root: str | os.PathLike | None = None, pattern: str = "{id}",
+                         ids: str | Iterable[str | int] | None = None,
+                         metrics: str | Iterable[str] | None = "all", convention: str = "default",
+                         device: str | torch.device = "cpu", progress: bool = True, *, workers: int = 1,
+                         out: str | os.PathLike | None = None) -> list[tuple]:
+    """:func:`evaluate_folder` as a list of ``(dataset, image, metric, value, convention)`` tuples (no pandas)."""
+    from functools import partial
+
+    from datamodules.datasets import dataset_ids, dataset_label, list_datasets, load_pairs
+
+    from .engine import Job, JobRunner
+    from .results_log import PartialResults, check_output_file, write_csv
 
     _check_pattern(pattern)
+    if out is not None:
+        out = check_output_file(out)
     infos = _metric_infos(metrics, convention)
     device = _device(device)
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
+    if workers > 1 and device.type != "cpu":
+        raise ValueError(f"--workers {workers} is for CPU evaluation; on {device.type} the images run one by one")
     pairs = load_pairs(dataset, data_root=data_root, ids=ids)
     if str(dataset) in list_datasets():
         all_ids = dataset_ids(str(dataset))
     else:
         all_ids = [p.pair_id for p in (pairs if ids is None else load_pairs(dataset, data_root=data_root))]
     fused = match_fused_files(fused_dir, [p.pair_id for p in pairs], pattern, all_ids)
-    _check_sizes(pairs, fused)
+    sizes = _check_sizes(pairs, fused)
 
     label = dataset_label(dataset)
-    frames = []
-    with _progress_bar(progress, len(pairs), f"evaluating {label}") as advance:
+    keys = [(info.name, info.convention) for info in infos]
+    files = {p.pair_id: (fused[p.pair_id], p.ir_path, p.vis_path) for p in pairs}
+    values: dict[str, list[float]] = {}
+    log = None
+    if out is not None:
+        log = PartialResults(out, {"fused_dir": str(Path(fused_dir).resolve()), "dataset": label,
+                                   "pattern": pattern, "ids": [p.pair_id for p in pairs],
+                                   "metrics": [list(k) for k in keys], "device": str(device)})
         for pair in pairs:
-            fused_u8 = read_image(fused[pair.pair_id], mode="gray")
-            ir_u8, vis_u8 = read_pair(pair)
-            if fused_u8.shape != ir_u8.shape:  # the header said otherwise (e.g. EXIF-rotated JPEG)
-                raise ValueError(f"{fused[pair.pair_id]} decodes to {fused_u8.shape[1]}x{fused_u8.shape[0]} but "
-                                 f"{pair.ir_path} to {ir_u8.shape[1]}x{ir_u8.shape[0]} (W x H)")
-            images = [_from_uint8(x, device) for x in (fused_u8, ir_u8, vis_u8)]
-            frames.append(_rows(*images, infos, [pair.pair_id], label))
-            advance()
-    return _concat(frames)
+            stored = log.done(pair.pair_id, files[pair.pair_id])
+            if stored is not None and len(stored) == len(keys):
+                values[pair.pair_id] = stored
+    jobs = [Job(i, p.pair_id, partial(_read_triplet, fused[p.pair_id], p), sizes[i])
+            for i, p in enumerate(pairs) if p.pair_id not in values]
+    try:
+        with JobRunner(keys, workers=workers, device=str(device), jobs=len(jobs)) as runner, \
+                _progress_bar(progress, len(pairs), f"evaluating {label}", done=len(values)) as advance:
+            for job, image_values, caught in runner.run(jobs):
+                for category, message in caught:
+                    warnings.warn(f"{label} {job.image_id}: {message}", category, stacklevel=2)
+                values[job.image_id] = image_values
+                if log is not None:
+                    log.append(job.image_id, files[job.image_id], image_values)
+                advance()
+    except KeyboardInterrupt:
+        if log is not None:
+            log.close()
+            raise KeyboardInterrupt(f"interrupted after {len(values)} of {len(pairs)} images; their rows are in "
+                                    f"{log.path}: run the same command again to resume") from None
+        raise
+    rows = [(label, p.pair_id, info.name, value, info.convention)
+            for p in pairs for info, value in zip(infos, values[p.pair_id])]
+    if log is not None:
+        write_csv(out, COLUMNS, rows)
+        log.remove()
+    return rows
 
 
 # ---- tensors in memory --------------------------------------------------------------------------------
@@ -282,7 +354,7 @@ def _as_list(images, name: str) -> list[torch.Tensor]:
 
 def evaluate_tensors(fused, ir, vis, *, metrics: str | Iterable[str] | None = "all", convention: str = "default",
                      image_ids: Sequence[str] | None = None, dataset: str = "",
-                     device: str | torch.device | None = None) -> pd.DataFrame:
+                     device: str | torch.device | None = None) -> "pd.DataFrame":
     """Evaluate in-memory fused images against their sources.
 
     Args:
@@ -325,8 +397,10 @@ def evaluate_tensors(fused, ir, vis, *, metrics: str | Iterable[str] | None = "a
 # ---- shared -------------------------------------------------------------------------------------------
 
 def _rows(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, infos: list[MetricInfo], ids: list[str],
-          dataset: str) -> pd.DataFrame:
+          dataset: str) -> "pd.DataFrame":
     """Every metric of ``infos`` on one batch, as long-table rows (image-major). Warnings name the images."""
+    import pandas as pd
+
     values = []
     for info in infos:
         with warnings.catch_warnings(record=True) as caught:
@@ -347,7 +421,9 @@ def _rows(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, infos: list[
     }, columns=COLUMNS)
 
 
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+def _concat(frames: list["pd.DataFrame"]) -> "pd.DataFrame":
+    import pandas as pd
+
     if not frames:
         return pd.DataFrame(columns=COLUMNS)
     return pd.concat(frames, ignore_index=True)
@@ -356,8 +432,8 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 class _progress_bar:
     """A rich progress bar on stderr (or nothing); ``with _progress_bar(on, total, text) as advance``."""
 
-    def __init__(self, enabled: bool, total: int, description: str) -> None:
-        self.enabled, self.total, self.description = enabled, total, description
+    def __init__(self, enabled: bool, total: int, description: str, done: int = 0) -> None:
+        self.enabled, self.total, self.description, self.done = enabled, total, description, done
         self.progress = None
 
     def __enter__(self):
@@ -369,7 +445,7 @@ class _progress_bar:
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeRemainingColumn(), console=Console(stderr=True), transient=True)
         self.progress.__enter__()
-        task = self.progress.add_task(self.description, total=self.total)
+        task = self.progress.add_task(self.description, total=self.total, completed=self.done)
         return lambda: self.progress.advance(task)
 
     def __exit__(self, *exc) -> None:
@@ -377,7 +453,7 @@ class _progress_bar:
             self.progress.__exit__(*exc)
 
 
-def mean_table(results: pd.DataFrame) -> pd.DataFrame:
+def mean_table(results: "pd.DataFrame") -> "pd.DataFrame":
     """Means per dataset (rows) and metric (columns, in first-seen order) of a results table.
 
     A NaN value (a metric undefined for an image, reported with a warning) makes its mean NaN.
@@ -385,3 +461,20 @@ def mean_table(results: pd.DataFrame) -> pd.DataFrame:
     order = list(dict.fromkeys(results["metric"]))
     means = results.groupby(["dataset", "metric"], sort=False)["value"].agg(lambda v: v.mean(skipna=False))
     return means.unstack("metric")[order]
+
+
+def means_by_convention(rows: Iterable[Sequence]) -> dict[str, dict[str, dict[str, tuple[float, int]]]]:
+    """Means of ``(dataset, image, metric, value, convention)`` rows without pandas.
+
+    Returns:
+        convention -> metric -> dataset -> (mean, number of images), in first-seen order.
+        A NaN value makes its mean NaN (as :func:`mean_table`); the mean is numpy's
+        (pairwise summation) over the values in row order, equal to :func:`mean_table`'s.
+    """
+    grouped: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for dataset, _image, metric, value, convention in rows:
+        grouped.setdefault(convention, {}).setdefault(metric, {}).setdefault(dataset, []).append(value)
+    return {convention: {metric: {dataset: (float(np.mean(np.asarray(v, dtype=np.float64))), len(v))
+                                  for dataset, v in by_dataset.items()}
+                         for metric, by_dataset in by_metric.items()}
+            for convention, by_metric in grouped.items()}

@@ -1,0 +1,197 @@
+"""The evaluation engine: every metric of a plan on one image, one image per job, jobs in worker processes.
+
+Images are independent, so a set is evaluated as one job per image, in this process
+(``workers=1``) or in ``workers`` forked worker processes of one CPU thread each. The
+values do not depend on the number of workers: every image is computed by the same
+code on one thread (float64 on CPU), so ``workers=4`` gives bit for bit the values of
+``workers=1``, and of the Metric classes at one thread.
+
+Within an image, a metric computed by the same functional with the same options under
+several conventions (e.g. ``Qabf`` of default, vifb, cddfuse and tang) is computed once.
+
+Example:
+    >>> import numpy as np
+    >>> from metrics.engine import resolve_plan, image_values
+    >>> plan = resolve_plan([("EN", "default"), ("SD", "default")])
+    >>> images = np.zeros((3, 8, 8), dtype=np.uint8)
+    >>> [round(v, 3) for v in image_values(plan, *images)[0]]
+    [0.0, 0.0]
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+__all__ = ["Job", "JobRunner", "PlanEntry", "default_workers", "image_values", "resolve_plan"]
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    """One (metric, convention) of a plan, resolved to its functional twin."""
+
+    name: str
+    convention: str
+    functional: Callable
+    options: tuple  # sorted (key, value) pairs
+
+    @property
+    def work(self) -> tuple:
+        """What decides the value: entries with equal ``work`` share one computation."""
+        return (self.functional, self.options)
+
+
+def resolve_plan(keys: Iterable[tuple[str, str]]) -> list[PlanEntry]:
+    """(name, convention) pairs -> plan entries, through the metric registry (``KeyError`` for an unknown one)."""
+    from .registry import get_metric_info
+
+    entries = []
+    for name, convention in keys:
+        info = get_metric_info(name, convention)
+        entries.append(PlanEntry(name, convention, info.functional, tuple(sorted(info.options.items()))))
+    return entries
+
+
+def _as_tensor(image: np.ndarray, device: Any):
+    """uint8 H x W -> 1 x 1 x H x W in [0, 1]: float64 (exact 8-bit levels) on CPU, float32 elsewhere."""
+    import torch
+
+    dtype = torch.float64 if torch.device(device).type == "cpu" else torch.float32
+    return torch.from_numpy(np.ascontiguousarray(image)).to(device=device, dtype=dtype).div(255).view(
+        1, 1, *image.shape)
+
+
+def image_values(plan: Sequence[PlanEntry], fused: np.ndarray, ir: np.ndarray, vis: np.ndarray,
+                 device: Any = "cpu") -> tuple[list[float], list[tuple[type, str]]]:
+    """Every plan entry's value on one image (uint8 H x W each), and the warnings raised, in plan order.
+
+    Returns:
+        ``(values, warnings)``: one float per entry; ``(category, message)`` per distinct warning.
+    """
+    import torch
+
+    tensors = [_as_tensor(x, device) for x in (fused, ir, vis)]
+    done: dict[tuple, float] = {}
+    caught_all: list[tuple[type, str]] = []
+    values = []
+    for entry in plan:
+        if entry.work not in done:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                with torch.no_grad():
+                    result = entry.functional(*tensors, **dict(entry.options))
+            done[entry.work] = float(result.detach().to("cpu", torch.float64).reshape(-1)[0])
+            for warning in caught:
+                item = (warning.category, str(warning.message))
+                if item not in caught_all:
+                    caught_all.append(item)
+        values.append(done[entry.work])
+    return values, caught_all
+
+
+@dataclass(frozen=True)
+class Job:
+    """One image to evaluate: ``read()`` returns its (fused, ir, vis) uint8 arrays (picklable for the workers)."""
+
+    index: int
+    image_id: str
+    read: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]
+    cost: int = 0  # pixels: the largest jobs are started first when there are workers
+
+
+# ---- worker processes ---------------------------------------------------------------------------------
+
+_WORKER_PLAN: list[PlanEntry] | None = None
+
+
+def _init_worker(keys: list[tuple[str, str]], device: str) -> None:
+    """Pool initializer: one CPU thread, Ctrl-C left to the parent, the plan resolved once."""
+    import torch
+
+    global _WORKER_PLAN
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)
+    import metrics  # noqa: F401  (fills the registry under the spawn start method)
+
+    _WORKER_PLAN = resolve_plan(keys)
+    globals()["_WORKER_DEVICE"] = device
+
+
+def _run_job(job: Job) -> tuple[int, list[float], list[tuple[type, str]]]:
+    values, caught = image_values(_WORKER_PLAN, *job.read(), device=globals()["_WORKER_DEVICE"])
+    return job.index, values, caught
+
+
+def _context():
+    """``fork`` where it exists (the workers inherit the imported modules: no start-up), else ``spawn``."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+class JobRunner:
+    """Runs jobs in this process or in a pool of worker processes; a context manager.
+
+    ``workers=1`` runs in this process with one CPU thread (restored on exit); more start
+    that many worker processes of one thread each when entered (before any thread of the
+    caller, e.g. a progress bar, exists), largest images first. An exception in a job
+    (e.g. a file that fails to decode) stops the pool and is raised by :meth:`run`.
+
+    Example:
+        >>> with JobRunner([("EN", "default")], workers=1) as runner:  # doctest: +SKIP
+        ...     for job, values, caught in runner.run(jobs):
+        ...         ...
+    """
+
+    def __init__(self, keys: Sequence[tuple[str, str]], *, workers: int = 1, device: str = "cpu",
+                 jobs: int | None = None) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.keys, self.device = list(keys), device
+        self.workers = workers if jobs is None else max(1, min(workers, jobs))
+        self._pool = None
+        self._threads = None
+
+    def __enter__(self) -> "JobRunner":
+        import torch
+
+        if self.workers == 1:
+            self._plan = resolve_plan(self.keys)
+            self._threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+        else:
+            self._pool = _context().Pool(self.workers, initializer=_init_worker, initargs=(self.keys, self.device))
+        return self
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, list[float], list[tuple[type, str]]]]:
+        """Yield ``(job, values, warnings)`` as each image finishes (not in job order with workers)."""
+        if self._pool is None:
+            for job in jobs:
+                values, caught = image_values(self._plan, *job.read(), device=self.device)
+                yield job, values, caught
+            return
+        by_index = {job.index: job for job in jobs}
+        for index, values, caught in self._pool.imap_unordered(_run_job, sorted(jobs, key=lambda j: -j.cost)):
+            yield by_index[index], values, caught
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+        if self._threads is not None:
+            import torch
+
+            torch.set_num_threads(self._threads)
+
+
+def default_workers() -> int:
+    """The CPUs this process may use (``os.sched_getaffinity`` where it exists)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover  (macOS, Windows)
+        return os.cpu_count() or 1
