@@ -28,7 +28,7 @@ import re
 import string
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -261,8 +261,12 @@ def evaluate_folder_rows(fused_dir: str | os.PathLike, dataset: str | os.PathLik
                          ids: str | Iterable[str | int] | None = None,
                          metrics: str | Iterable[str] | None = "all", convention: str = "default",
                          device: str | torch.device = "cpu", progress: bool = True, *, workers: int = 1,
-                         out: str | os.PathLike | None = None) -> list[tuple]:
-    """:func:`evaluate_folder` as a list of ``(dataset, image, metric, value, convention)`` tuples (no pandas)."""
+                         out: str | os.PathLike | None = None,
+                         report: Callable[[str], None] | None = None) -> list[tuple]:
+    """:func:`evaluate_folder` as a list of ``(dataset, image, metric, value, convention)`` tuples (no pandas).
+
+    ``report`` receives one-line notes for the user (e.g. how many images a resumed run found done).
+    """
     from functools import partial
 
     from datamodules.datasets import dataset_ids, dataset_label, list_datasets, load_pairs
@@ -300,6 +304,8 @@ def evaluate_folder_rows(fused_dir: str | os.PathLike, dataset: str | os.PathLik
             stored = log.done(pair.pair_id, files[pair.pair_id])
             if stored is not None and len(stored) == len(keys):
                 values[pair.pair_id] = stored
+        if values and report is not None:
+            report(f"resuming: {len(values)} of {len(pairs)} images already done in {log.path}")
     jobs = [Job(i, p.pair_id, partial(_read_triplet, fused[p.pair_id], p), sizes[i])
             for i, p in enumerate(pairs) if p.pair_id not in values]
     try:

@@ -44,20 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--convention", default="default",
                         help="metric convention: default, vifb, cddfuse, tang, or all (default: default)")
     parser.add_argument("--device", default="cpu", help="cpu (float64, default) or cuda (float32)")
-    parser.add_argument("--workers", type=_positive_int, default=1,
+    parser.add_argument("--workers", type=int, default=1,
                         help="worker processes on CPU, one image each at a time (default: 1)")
     parser.add_argument("--out", default=None, help="write the per-image results to this CSV file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _format(value: float) -> str:
@@ -105,7 +95,7 @@ def main(args: argparse.Namespace) -> int:
         rows = evaluate_folder_rows(args.fused_dir, args.dataset, data_root=args.data_root, pattern=args.pattern,
                                     ids=args.ids, metrics=args.metrics, convention=args.convention,
                                     device=args.device, progress=not args.no_progress, workers=args.workers,
-                                    out=args.out)
+                                    out=args.out, report=lambda note: print(note, file=sys.stderr))
     except KeyboardInterrupt as interrupt:
         print(f"ivif-bench evaluate: {interrupt or 'interrupted'}", file=sys.stderr)
         return 130
