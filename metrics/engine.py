@@ -7,7 +7,9 @@ code on one thread (float64 on CPU), so ``workers=4`` gives bit for bit the valu
 ``workers=1``, and of the Metric classes at one thread.
 
 Within an image, a metric computed by the same functional with the same options under
-several conventions (e.g. ``Qabf`` of default, vifb, cddfuse and tang) is computed once.
+several conventions (e.g. ``Qabf`` of default, vifb, cddfuse and tang) is computed once,
+and metrics that share intermediate work (SSIM and MS-SSIM, VIF and VIFP, Q, Qw and Qe)
+share it (:mod:`metrics.functional._shared`): the same values, computed once.
 
 Example:
     >>> import numpy as np
@@ -76,22 +78,26 @@ def image_values(plan: Sequence[PlanEntry], fused: np.ndarray, ir: np.ndarray, v
     """
     import torch
 
+    from .functional._shared import shared_work
+
     tensors = [_as_tensor(x, device) for x in (fused, ir, vis)]
     done: dict[tuple, float] = {}
     caught_all: list[tuple[type, str]] = []
     values = []
-    for entry in plan:
-        if entry.work not in done:
+    with shared_work(), torch.no_grad():
+        for entry in plan:
+            if entry.work in done:
+                values.append(done[entry.work])
+                continue
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                with torch.no_grad():
-                    result = entry.functional(*tensors, **dict(entry.options))
+                result = entry.functional(*tensors, **dict(entry.options))
             done[entry.work] = float(result.detach().to("cpu", torch.float64).reshape(-1)[0])
             for warning in caught:
                 item = (warning.category, str(warning.message))
                 if item not in caught_all:
                     caught_all.append(item)
-        values.append(done[entry.work])
+            values.append(done[entry.work])
     return values, caught_all
 
 

@@ -53,6 +53,8 @@ def _metric_infos(metrics: str | Iterable[str] | None, convention: str) -> list[
 
     ``convention="all"``: the entries of every convention, convention by convention; a named
     metric is taken from each convention that has it (``KeyError`` if none has it).
+    ``NAME:CONVENTION`` names one convention's metric whatever ``convention`` says
+    (``"EN,MSE:tang"``: default EN and tang's MSE), in the order given.
     """
     if metrics is None or metrics == "all":
         names = None
@@ -60,6 +62,11 @@ def _metric_infos(metrics: str | Iterable[str] | None, convention: str) -> list[
         names = [name.strip() for name in metrics.split(",") if name.strip()]
     else:
         names = list(metrics)
+    if names and any(":" in name for name in names):
+        if convention == "all":
+            raise ValueError(f"--metrics {','.join(names)!r} names conventions itself: leave --convention out")
+        pairs = [name.split(":", 1) if ":" in name else (name, convention) for name in names]
+        return [get_metric_info(name.strip(), each.strip()) for name, each in dict.fromkeys(map(tuple, pairs))]
     if convention == "all":
         plans = [get_metric_info(name, each) for each in list_conventions()
                  for name in (list_metrics(each) if names is None else dict.fromkeys(names))
@@ -407,16 +414,19 @@ def _rows(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, infos: list[
     """Every metric of ``infos`` on one batch, as long-table rows (image-major). Warnings name the images."""
     import pandas as pd
 
+    from .functional._shared import shared_work
+
     values = []
-    for info in infos:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            with torch.no_grad():
-                result = info.functional(fused, ir, vis, **info.options)
-        for warning in caught:
-            warnings.warn(f"{dataset or 'images'} {', '.join(ids)}: {warning.message}", warning.category,
-                          stacklevel=3)
-        values.append(result.detach().to("cpu", torch.float64).numpy())
+    with shared_work():
+        for info in infos:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                with torch.no_grad():
+                    result = info.functional(fused, ir, vis, **info.options)
+            for warning in caught:
+                warnings.warn(f"{dataset or 'images'} {', '.join(ids)}: {warning.message}", warning.category,
+                              stacklevel=3)
+            values.append(result.detach().to("cpu", torch.float64).numpy())
     table = np.stack(values, axis=1)  # images x metrics
     return pd.DataFrame({
         "dataset": dataset,

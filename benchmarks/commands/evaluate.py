@@ -40,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pattern", default="{id}",
                         help="fused file stem of a pair, with an {id} field (default: '{id}'; DIDFuse: 'F{id}')")
     parser.add_argument("--ids", default=None, help="only these pair ids, e.g. 1-16,20")
-    parser.add_argument("--metrics", default="all", help="'all' (default) or a comma list, e.g. EN,MI,SSIM")
+    parser.add_argument("--metrics", default="all",
+                        help="'all' (default) or a comma list, e.g. EN,MI,SSIM; NAME:CONVENTION picks one "
+                             "convention's metric, e.g. EN,MSE:tang")
     parser.add_argument("--convention", default="default",
                         help="metric convention: default, vifb, cddfuse, tang, or all (default: default)")
     parser.add_argument("--device", default="cpu", help="cpu (float64, default) or cuda (float32)")

@@ -9,9 +9,10 @@ degenerate ones (constant, black, white, tiny), with one CPU thread, then compar
   folder outside the checkout, run in a subprocess with ``PYTHONPATH`` pointing at it)
   computes the reference values through each metric's functional, one image at a time;
   this tree then computes them through every evaluation path it has (the functional one
-  image at a time, ``evaluate_tensors`` on same-size batches, and ``evaluate_folder``'s
-  engine when it has one), and every value must equal its reference bit for bit (NaN
-  equals NaN). Exit 1 naming each difference.
+  image at a time, ``evaluate_tensors`` on same-size batches, and the engine of
+  ``ivif-bench evaluate`` -- every metric in one plan per image, shared work included,
+  in worker processes -- when it has one), and every value must equal its reference bit
+  for bit (NaN equals NaN). Exit 1 naming each difference.
 * ``--save FILE`` / ``--compare FILE``: the same with a stored reference (JSON of
   ``float.hex`` values).
 
@@ -133,18 +134,31 @@ def batched_values(images: dict[str, np.ndarray]) -> dict[str, str]:
     return out
 
 
-def engine_values(images: dict[str, np.ndarray], workers: int) -> dict[str, str] | None:
-    """The same through the engine ``ivif-bench evaluate`` runs (``metrics.evaluate.evaluate_arrays``), if any."""
-    from metrics import evaluate as evaluate_module
+def _triplet(array: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return array[0], array[1], array[2]
 
-    if not hasattr(evaluate_module, "evaluate_arrays"):
+
+def engine_values(images: dict[str, np.ndarray], workers: int) -> dict[str, str] | None:
+    """The same through the engine ``ivif-bench evaluate`` runs (every metric of every convention in one plan per
+    image, shared work included), in ``workers`` processes; ``None`` for a tree without it."""
+    from functools import partial
+
+    try:
+        from metrics.engine import Job, JobRunner
+    except ImportError:
         return None
-    names = [n for n in images if images[n].shape[1] >= 1]
-    with warnings.catch_warnings():
+    from metrics.registry import list_conventions, list_metrics
+
+    keys = [(name, convention) for convention in list_conventions() for name in list_metrics(convention)]
+    names = list(images)
+    jobs = [Job(i, name, partial(_triplet, images[name]), images[name][0].size) for i, name in enumerate(names)]
+    out = {}
+    with warnings.catch_warnings(), JobRunner(keys, workers=workers, jobs=len(jobs)) as runner:
         warnings.simplefilter("ignore")
-        rows = evaluate_module.evaluate_arrays([images[n] for n in names], names, metrics="all", convention="all",
-                                               workers=workers)
-    return {f"{r['convention']}/{r['metric']}/{r['image']}": _encode(r["value"]) for r in rows}
+        for job, values, _ in runner.run(jobs):
+            for (name, convention), value in zip(keys, values):
+                out[f"{convention}/{name}/{job.image_id}"] = _encode(value)
+    return out
 
 
 def compare(reference: dict[str, str], values: dict[str, str], label: str) -> list[str]:

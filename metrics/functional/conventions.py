@@ -29,12 +29,13 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import check_inputs, compute_dtype, to_255
+from ._filters import box_mean_valid
 from .average_gradient import matlab_gradient
 from .entropy import gray_levels
 from .mse import mean_squared_error
 from .rmse import vifb_rmse
 from .ssim import ssim_valid
-from .vif import vif_pixel_per_source
+from .vif import vifp_per_source
 
 __all__ = [
     "cddfuse_average_gradient", "cddfuse_mutual_information", "cddfuse_psnr", "cddfuse_ssim", "cddfuse_vif",
@@ -198,7 +199,7 @@ def cddfuse_vif(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> tor
         warnings.warn(f"VIF (cddfuse) is undefined for a {height} x {width} image (the 4-scale model needs "
                       "41 x 41): NaN", RuntimeWarning, stacklevel=2)
         return torch.full((fused.shape[0],), math.nan, dtype=compute_dtype(fused.device), device=fused.device)
-    per_source = vif_pixel_per_source(torch.cat([to_255(ir), to_255(vis)], dim=1), to_255(fused), 2.0)
+    per_source = vifp_per_source(fused, ir, vis, 2.0)  # shared with VIFP of the same image (._shared)
     return torch.where(torch.isnan(per_source), 1.0, per_source).sum(dim=1)
 
 
@@ -208,7 +209,7 @@ def _skimage_legacy_ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     windows inside the image. x, y: N x 1 x H x W on the 0-255 scale; returns N values."""
     k1, k2, data_range, window = 0.01, 0.03, 2.0, 7
     cov_norm = window * window / (window * window - 1)
-    stats = F.avg_pool2d(torch.cat([x, y, x * x, y * y, x * y], dim=1), window, stride=1)
+    stats = box_mean_valid(torch.cat([x, y, x * x, y * y, x * y], dim=1), window)  # = F.avg_pool2d, faster
     ux, uy, uxx, uyy, uxy = stats.split(1, dim=1)
     vx, vy, vxy = cov_norm * (uxx - ux * ux), cov_norm * (uyy - uy * uy), cov_norm * (uxy - ux * uy)
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 from ._checks import check_inputs, compute_dtype
 from ._filters import gaussian_taps, separable_correlate_valid
+from ._shared import shared
 
 __all__ = ["edge_dependent_fusion_quality", "fusion_quality_index", "weighted_fusion_quality"]
 
@@ -170,13 +171,24 @@ def fusion_quality_index(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tenso
     if _too_small(fused, window, window_size, block_size, "Q"):
         return _nan(fused, batch_weights, dtype)
     f, a, b = _scaled(fused, ir, vis, dtype, data_range)
-    quality, _ = _window_terms(f, a, b, window=window, window_size=window_size, sigma=sigma, block_size=block_size,
-                               variance=variance, stabilizer=stabilizer, eps=eps, data_range=data_range)
+    quality, _ = _image_terms((fused, ir, vis), f, a, b, window=window, window_size=window_size, sigma=sigma,
+                              block_size=block_size, variance=variance, stabilizer=stabilizer, eps=eps,
+                              data_range=data_range)
     return quality.mean() if batch_weights else quality.mean(dim=1)
 
 
-def _weighted(f, a, b, batch_weights: bool, **options) -> torch.Tensor:
-    quality, saliency = _window_terms(f, a, b, **options)
+def _image_terms(inputs: tuple, f, a, b, **options):
+    """:func:`_window_terms` of the images themselves, shared by Q, Qw and Qe of one image (:mod:`._shared`)."""
+    return shared("piella.window_terms", lambda: _window_terms(f, a, b, **options), inputs, dtype=str(f.dtype),
+                  **options)
+
+
+def _weighted(f, a, b, batch_weights: bool, inputs: tuple | None = None, **options) -> torch.Tensor:
+    """Qw of (f, a, b); ``inputs``: the metric's input images when f, a, b are (scaled) they, to share the terms."""
+    if inputs is None:
+        quality, saliency = _window_terms(f, a, b, **options)
+    else:
+        quality, saliency = _image_terms(inputs, f, a, b, **options)
     if batch_weights:
         return (saliency * quality).sum() / saliency.sum()
     return (saliency * quality).sum(dim=1) / saliency.sum(dim=1)
@@ -201,7 +213,7 @@ def weighted_fusion_quality(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Te
     if _too_small(fused, window, window_size, block_size, "Qw"):
         return _nan(fused, batch_weights, dtype)
     f, a, b = _scaled(fused, ir, vis, dtype, data_range)
-    return _weighted(f, a, b, batch_weights, window=window, window_size=window_size, sigma=sigma,
+    return _weighted(f, a, b, batch_weights, (fused, ir, vis), window=window, window_size=window_size, sigma=sigma,
                      block_size=block_size, variance=variance, stabilizer=stabilizer, eps=eps,
                      data_range=data_range)
 
@@ -271,4 +283,4 @@ def edge_dependent_fusion_quality(fused: torch.Tensor, ir: torch.Tensor, vis: to
         edge_term = edge_term.clamp_min(0) ** exponent
     if edge_only:
         return edge_term
-    return _weighted(f, a, b, batch_weights, **options) * edge_term
+    return _weighted(f, a, b, batch_weights, (fused, ir, vis), **options) * edge_term

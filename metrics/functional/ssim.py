@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from ._checks import check_inputs, to_255
 from ._filters import gaussian_taps, separable_correlate_valid
+from ._shared import shared
 
 __all__ = ["MS_SSIM_WEIGHTS", "multiscale_ssim", "ssim", "ssim_maps", "ssim_valid"]
 
@@ -62,6 +63,11 @@ def ssim_valid(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return ssim_map.flatten(1).mean(dim=1)
 
 
+def _first_scale_maps(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> list:
+    """:func:`ssim_maps` of 255 F against 255 IR and 255 VIS, shared by SSIM and MS-SSIM of one image."""
+    return shared("ssim.maps", lambda: ssim_maps(to_255(fused), [to_255(ir), to_255(vis)]), (fused, ir, vis))
+
+
 def ssim(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
     """SSIM = (SSIM(F, IR) + SSIM(F, VIS)) / 2, Wang's SSIM, mean of the 'valid' map (:func:`ssim_maps`).
 
@@ -86,7 +92,7 @@ def ssim(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tens
     if height < _WINDOW or width < _WINDOW:
         return _nan_batch(fused, f"SSIM is undefined for a {height} x {width} image (needs at least "
                                  f"{_WINDOW} x {_WINDOW} for one valid window): NaN")
-    (map_a, _), (map_b, _) = ssim_maps(to_255(fused), [to_255(ir), to_255(vis)])
+    (map_a, _), (map_b, _) = _first_scale_maps(fused, ir, vis)
     return (map_a.flatten(1).mean(dim=1) + map_b.flatten(1).mean(dim=1)) / 2
 
 
@@ -147,7 +153,8 @@ def multiscale_ssim(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, *,
     product_a = product_b = None
     for scale, weight in enumerate(MS_SSIM_WEIGHTS):
         last = scale == len(MS_SSIM_WEIGHTS) - 1
-        terms = [m[0] if last else m[1] for m in ssim_maps(f, [a, b])]
+        maps = _first_scale_maps(fused, ir, vis) if scale == 0 else ssim_maps(f, [a, b])
+        terms = [m[0] if last else m[1] for m in maps]
         means = [t.flatten(1).mean(dim=1) for t in terms]
         if normalize == "relu":
             means = [torch.relu(m) for m in means]
