@@ -31,7 +31,17 @@ def check_image(name: str, image: torch.Tensor) -> None:
 
 
 def check_inputs(fused: torch.Tensor, ir: torch.Tensor | None = None, vis: torch.Tensor | None = None) -> None:
-    """Check ``fused`` (and the sources, when given) and that their shapes agree."""
+    """Check ``fused`` (and the sources, when given) and that their shapes agree.
+
+    Inside an evaluation's ``shared_work()`` block the same images are checked once, not once per metric.
+    """
+    from ._shared import shared
+
+    shared("checks", lambda: _check_inputs(fused, ir, vis),
+           tuple(t for t in (fused, ir, vis) if isinstance(t, torch.Tensor)), sources=(ir is None, vis is None))
+
+
+def _check_inputs(fused: torch.Tensor, ir: torch.Tensor | None, vis: torch.Tensor | None) -> bool:
     check_image("fused", fused)
     for name, image in (("ir", ir), ("vis", vis)):
         if image is None:
@@ -39,6 +49,7 @@ def check_inputs(fused: torch.Tensor, ir: torch.Tensor | None = None, vis: torch
         check_image(name, image)
         if image.shape != fused.shape:
             raise ValueError(f"{name} has shape {tuple(image.shape)} but fused has {tuple(fused.shape)}")
+    return True
 
 
 def to_255(image: torch.Tensor) -> torch.Tensor:

@@ -9,17 +9,20 @@ Every output value is ``taps[0] x[i]`` followed by one fused multiply-add per fu
 tap, in tap order (``Tensor.add_(..., alpha=)``), whatever the layout. So on CPU, outside
 autograd, a large input is filtered in strips of rows that stay in the CPU cache
 (2-3x faster), and a decimated output (``step=2``) is computed only where it is kept:
-both give the whole-image result bit for bit.
+both give the whole-image result bit for bit. Where numba is installed the same
+operations run as one compiled kernel (:mod:`._kernels`, another 3x, the same bits).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
-__all__ = ["box_mean_valid", "correlate_valid", "gaussian_taps", "separable_correlate_valid"]
+from . import _kernels
+
+__all__ = ["box_mean_valid", "correlate_valid", "filter_planes", "gaussian_taps", "separable_correlate_valid"]
 
 
 def gaussian_taps(size: int, sigma: float) -> list[float]:
@@ -28,6 +31,11 @@ def gaussian_taps(size: int, sigma: float) -> list[float]:
     weights = [math.exp(-((i - half) ** 2) / (2 * sigma**2)) for i in range(size)]
     total = sum(weights)
     return [w / total for w in weights]
+
+
+def _compiled_kernel(x: torch.Tensor) -> bool:
+    """Use the numba filter (:mod:`._kernels`, the same bits) for this input?"""
+    return x.device.type == "cpu" and x.dtype == torch.float64 and not x.requires_grad and _kernels.available()
 
 
 #: Output elements per strip of the cache-blocked filter (x 8 bytes, a few arrays: within a 1-2 MB L2 cache).
@@ -71,6 +79,10 @@ def separable_correlate_valid(x: torch.Tensor, rows: Sequence[float], columns: S
     """
     height = -(-(x.shape[-2] - len(rows) + 1) // step)
     width = -(-(x.shape[-1] - len(columns) + 1) // step)
+    if height > 0 and width > 0 and _compiled_kernel(x):
+        out = x.new_empty(*x.shape[:-2], height, width)
+        _kernels.separable_valid(x, rows, columns, step, out)
+        return out
     planes = x[..., 0, 0].numel()
     strip = max(1, _STRIP_ELEMENTS // max(1, planes * width))
     if x.device.type != "cpu" or x.requires_grad or height <= strip or height <= 0 or width <= 0:
@@ -104,3 +116,44 @@ def box_mean_valid(x: torch.Tensor, size: int) -> torch.Tensor:
         return F.avg_pool2d(x, size, stride=1)
     ones = [1.0] * size
     return separable_correlate_valid(x, ones, ones) / (size * size)
+
+
+def filter_planes(make_planes: Callable[..., Sequence[torch.Tensor]], inputs: Sequence[torch.Tensor],
+                  rows: Sequence[float], columns: Sequence[float], step: int = 1) -> torch.Tensor:
+    """``separable_correlate_valid(torch.cat(make_planes(*inputs), dim=1), rows, columns, step)``, bit for bit.
+
+    ``make_planes`` builds the planes to filter from the inputs by per-pixel arithmetic (e.g.
+    ``lambda x, y: (x, y, x * x, y * y, x * y)`` for local moments). On CPU outside autograd
+    the planes are built, filtered and written strip by strip, so that neither the stack nor
+    the products ever exist at full size (each value is computed by the same operations: the
+    same bits); elsewhere in one piece.
+
+    Shape:
+        inputs: each N x C_i x H x W; returns N x P x H' x W' (P: the planes' channels).
+    """
+    if inputs[0].device.type != "cpu" or any(x.requires_grad for x in inputs):
+        return separable_correlate_valid(torch.cat(list(make_planes(*inputs)), dim=1), rows, columns, step)
+    height = -(-(inputs[0].shape[-2] - len(rows) + 1) // step)
+    width = -(-(inputs[0].shape[-1] - len(columns) + 1) // step)
+    first = [p.narrow(-2, 0, min(len(rows), p.shape[-2])) for p in make_planes(*(x.narrow(-2, 0, 1) for x in inputs))]
+    planes = sum(p.shape[1] for p in first)
+    n = inputs[0].shape[0]
+    out = inputs[0].new_empty(n, planes, max(height, 0), max(width, 0))
+    if height <= 0 or width <= 0:
+        return out
+    strip = max(1, _STRIP_ELEMENTS // max(1, n * planes * width))
+    kernel = _compiled_kernel(inputs[0])
+    for top in range(0, height, strip):
+        count = min(strip, height - top)
+        part = [x.narrow(-2, top * step, step * (count - 1) + len(rows)) for x in inputs]
+        stacked = torch.cat(list(make_planes(*part)), dim=1)
+        target = out.narrow(-2, top, count)
+        if kernel:
+            _kernels.separable_valid(stacked, rows, columns, step, target)
+            continue
+        across = correlate_valid(stacked, rows, -2, step)  # count rows, full width
+        torch.mul(_taken(across, -1, 0, width, step), columns[0], out=target)
+        for j in range(1, len(columns)):
+            if columns[j] != 0:
+                target.add_(_taken(across, -1, j, width, step), alpha=columns[j])
+    return out

@@ -23,7 +23,7 @@ import warnings
 import torch
 
 from ._checks import check_inputs, to_255
-from ._filters import gaussian_taps, separable_correlate_valid
+from ._filters import filter_planes, gaussian_taps
 from ._shared import shared
 
 __all__ = ["vif_maps", "vif_pixel_per_source", "vifp_per_source", "visual_information_fidelity_fusion",
@@ -43,10 +43,9 @@ def _gain_terms(sources: torch.Tensor, dist: torch.Tensor) -> list[tuple[torch.T
         n = 2 ** (_SCALES - scale + 1) + 1
         taps = gaussian_taps(n, n / 5)  # MATLAB fspecial('gaussian', n, n / 5) = outer(taps, taps)
         if scale > 1:
-            both = separable_correlate_valid(torch.cat([sources, dist], dim=1), taps, taps, step=2)
+            both = filter_planes(lambda s, d: (s, d), (sources, dist), taps, taps, step=2)
             sources, dist = both[:, :count], both[:, count:]
-        stats = separable_correlate_valid(
-            torch.cat([sources, dist, sources * sources, dist * dist, sources * dist], dim=1), taps, taps)
+        stats = filter_planes(lambda s, d: (s, d, s * s, d * d, s * d), (sources, dist), taps, taps)
         mu1, mu2, e11, e22, e12 = stats.split([count, 1, count, 1, count], dim=1)
         sigma1_sq = (e11 - mu1 * mu1).clamp_min(0)
         sigma2_sq = (e22 - mu2 * mu2).clamp_min(0).expand_as(sigma1_sq)
