@@ -22,7 +22,8 @@ import torch
 
 from . import _kernels
 
-__all__ = ["box_mean_valid", "correlate_valid", "filter_planes", "gaussian_taps", "separable_correlate_valid"]
+__all__ = ["box_mean_valid", "correlate_valid", "filter_planes", "filter_products", "gaussian_taps",
+           "separable_correlate_valid"]
 
 
 def gaussian_taps(size: int, sigma: float) -> list[float]:
@@ -157,3 +158,20 @@ def filter_planes(make_planes: Callable[..., Sequence[torch.Tensor]], inputs: Se
             if columns[j] != 0:
                 target.add_(_taken(across, -1, j, width, step), alpha=columns[j])
     return out
+
+def filter_products(x: torch.Tensor, products: Sequence[tuple[int, int | None]], rows: Sequence[float],
+                    columns: Sequence[float], step: int = 1) -> torch.Tensor:
+    """Filter channels of ``x`` and products of two of them: local moments (means, E[x^2], E[x y]).
+
+    Plane k of the result is ``separable_correlate_valid(x[:, i] * x[:, j], rows, columns, step)``
+    for ``products[k] = (i, j)``, or of ``x[:, i]`` alone for ``(i, None)``: bit for bit what
+    filtering ``torch.cat`` of those planes gives. With the compiled kernel the products are
+    formed value by value as the filter reads them (no plane is stacked at full size).
+
+    Shape:
+        x: N x C x H x W; returns N x len(products) x H' x W'.
+    """
+    if x.numel() and _compiled_kernel(x) and x.shape[-2] >= len(rows) and x.shape[-1] >= len(columns):
+        return _kernels.separable_products(x, products, rows, columns, step)
+    channels = [x[:, i:i + 1] if j is None else x[:, i:i + 1] * x[:, j:j + 1] for i, j in products]
+    return filter_planes(lambda *planes: planes, channels, rows, columns, step)

@@ -10,6 +10,11 @@ the values never depend on whether numba is installed:
   per tap (about 3x faster). Whether torch fuses the multiply-add depends on its build and
   CPU: :func:`available` checks it once against torch itself and turns the kernel off if
   the two ever differ.
+* :func:`vif_gain_terms`: VIF's per-pixel clamps (subtractions, products, a division,
+  comparisons): IEEE operations, correctly rounded wherever they run, in torch's order.
+
+Transcendental functions (log, exp, sqrt, atan) stay torch's (its vectorised library
+does not round as libm does).
 
 numba is optional: without it (or on another dtype, device, or under autograd) the torch
 code runs. Compiled code is cached on disk (``cache=True``), so only the first run on a
@@ -23,7 +28,7 @@ import functools
 import numpy as np
 import torch
 
-__all__ = ["available", "separable_valid"]
+__all__ = ["available", "separable_products", "separable_valid", "vif_gain_terms"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -45,6 +50,28 @@ def _compiled():
             return builder.call(function, args)
         return types.float64(types.float64, types.float64, types.float64), codegen
 
+    @njit(cache=True, boundscheck=False, nogil=True, inline="always")
+    def columns_pass(line, columns, step, target):
+        """target[j] = columns[0] line[step j], then fma(columns[k], line[step j + k], target[j]) for k = 1, 2, ..."""
+        width_out = target.shape[0]
+        if step == 1:  # contiguous reads: vectorised
+            for j in range(width_out):
+                target[j] = line[j] * columns[0]
+            for k in range(1, columns.shape[0]):
+                tap = columns[k]
+                if tap != 0.0:
+                    shifted = line[k:k + width_out]
+                    for j in range(width_out):
+                        target[j] = fma(tap, shifted[j], target[j])
+        else:
+            for j in range(width_out):
+                target[j] = line[step * j] * columns[0]
+            for k in range(1, columns.shape[0]):
+                tap = columns[k]
+                if tap != 0.0:
+                    for j in range(width_out):
+                        target[j] = fma(tap, line[step * j + k], target[j])
+
     @njit(cache=True, boundscheck=False, nogil=True)
     def separable(x, rows, columns, step, out):
         """out[p, i, j] = sum_k columns[k] * (sum_l rows[l] * x[p, step i + l, .])[step j + k], torch's fma order."""
@@ -63,21 +90,89 @@ def _compiled():
                         source = x[p, top + k]
                         for j in range(width):
                             line[j] = fma(tap, source[j], line[j])
-                target = out[p, i]
-                for j in range(width_out):
-                    target[j] = line[step * j] * columns[0]
-                for k in range(1, columns.shape[0]):
-                    tap = columns[k]
-                    if tap != 0.0:
-                        for j in range(width_out):
-                            target[j] = fma(tap, line[step * j + k], target[j])
+                columns_pass(line, columns, step, out[p, i])
+
+    @njit(cache=True, boundscheck=False, nogil=True)
+    def separable_products(x, first, second, rows, columns, step, out):
+        """Plane k of out: ``separable`` of x[b, first[k]] (times x[b, second[k]] when >= 0).
+
+        A product plane's rows are formed once each, into a ring of the last len(rows) rows.
+        """
+        batch, _, height, width = x.shape
+        _, planes, height_out, width_out = out.shape
+        taps = rows.shape[0]
+        line = np.empty(width)
+        ring = np.empty((taps, width))
+        for b in range(batch):
+            for p in range(planes):
+                u, v = first[p], second[p]
+                made = 0  # rows of the product formed so far
+                for i in range(height_out):
+                    top = step * i
+                    if v >= 0:
+                        while made < top + taps:
+                            source, other, slot = x[b, u, made], x[b, v, made], ring[made % taps]
+                            for j in range(width):
+                                slot[j] = source[j] * other[j]
+                            made += 1
+                        source = ring[top % taps]
+                    else:
+                        source = x[b, u, top]
+                    for j in range(width):
+                        line[j] = source[j] * rows[0]
+                    for k in range(1, taps):
+                        tap = rows[k]
+                        if tap != 0.0:
+                            source = ring[(top + k) % taps] if v >= 0 else x[b, u, top + k]
+                            for j in range(width):
+                                line[j] = fma(tap, source[j], line[j])
+                    columns_pass(line, columns, step, out[b, p, i])
+
+    @njit(cache=True, boundscheck=False, nogil=True)
+    def vif_gain(stats, count, eps, gain, sv_sq, sigma1_sq):
+        """vif._scale_terms' per-pixel clamps, operation for operation (stats: N x (3S+2) x h x w)."""
+        n, _, height, width = stats.shape
+        for b in range(n):
+            for s in range(count):
+                mu1, mu2 = stats[b, s], stats[b, count]
+                e11, e22, e12 = stats[b, count + 1 + s], stats[b, 2 * count + 1], stats[b, 2 * count + 2 + s]
+                g_out, v_out, s_out = gain[b, s], sv_sq[b, s], sigma1_sq[b, s]
+                for i in range(height):
+                    for j in range(width):
+                        m1 = mu1[i, j]
+                        m2 = mu2[i, j]
+                        s1 = e11[i, j] - m1 * m1
+                        if s1 < 0.0:
+                            s1 = 0.0
+                        s2 = e22[i, j] - m2 * m2
+                        if s2 < 0.0:
+                            s2 = 0.0
+                        s12 = e12[i, j] - m1 * m2
+                        g = s12 / (s1 + eps)
+                        v = s2 - g * s12
+                        if s1 < eps:
+                            g = 0.0
+                            v = s2
+                            s1 = 0.0
+                        if s2 < eps:
+                            g = 0.0
+                            v = 0.0
+                        if g < 0.0:
+                            v = s2
+                            g = 0.0
+                        if v < eps:
+                            v = eps
+                        g_out[i, j] = g
+                        v_out[i, j] = v
+                        s_out[i, j] = s1
 
     @njit(cache=True, boundscheck=False, nogil=True)
     def fused_multiply_add(a, b, c, out):
         for i in range(a.shape[0]):
             out[i] = fma(a[i], b[i], c[i])
 
-    return {"separable": separable, "fma": fused_multiply_add}
+    return {"separable": separable, "separable_products": separable_products, "fma": fused_multiply_add,
+            "vif_gain": vif_gain}
 
 
 @functools.lru_cache(maxsize=None)
@@ -112,3 +207,31 @@ def separable_valid(x: torch.Tensor, rows, columns, step: int, out: torch.Tensor
         out.copy_(torch.from_numpy(buffer).view(out.shape))
         return
     _compiled()["separable"](source, rows, columns, step, target)
+
+
+def vif_gain_terms(stats: torch.Tensor, count: int, eps: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(gain, sv_sq, sigma1_sq)`` of :func:`metrics.functional.vif._scale_terms` from its filtered statistics.
+
+    Shape:
+        stats: N x (3 S + 2) x h x w (mu1, mu2, E[s^2], E[d^2], E[s d]); returns three N x S x h x w.
+    """
+    n, _, height, width = stats.shape
+    gain, sv_sq, sigma1_sq = (stats.new_empty(n, count, height, width) for _ in range(3))
+    _compiled()["vif_gain"](stats.contiguous().numpy(), count, eps, gain.numpy(), sv_sq.numpy(), sigma1_sq.numpy())
+    return gain, sv_sq, sigma1_sq
+
+
+def separable_products(x: torch.Tensor, products, rows, columns, step: int) -> torch.Tensor:
+    """The filtered planes of :func:`metrics.functional._filters.filter_products` (CPU float64, no grad; numba).
+
+    Shape:
+        x: N x C x H x W; returns N x len(products) x H' x W'.
+    """
+    height = -(-(x.shape[-2] - len(rows) + 1) // step)
+    width = -(-(x.shape[-1] - len(columns) + 1) // step)
+    out = x.new_empty(x.shape[0], len(products), height, width)
+    first = np.array([p[0] for p in products], dtype=np.int64)
+    second = np.array([-1 if p[1] is None else p[1] for p in products], dtype=np.int64)
+    _compiled()["separable_products"](x.contiguous().numpy(), first, second, np.asarray(rows, dtype=np.float64),
+                                      np.asarray(columns, dtype=np.float64), step, out.numpy())
+    return out

@@ -23,7 +23,8 @@ import warnings
 import torch
 
 from ._checks import check_inputs, to_255
-from ._filters import filter_planes, gaussian_taps
+from . import _kernels
+from ._filters import filter_products, gaussian_taps
 from ._shared import shared
 
 __all__ = ["vif_maps", "vif_pixel_per_source", "vifp_per_source", "visual_information_fidelity_fusion",
@@ -42,10 +43,17 @@ def _gain_terms(sources: torch.Tensor, dist: torch.Tensor) -> list[tuple[torch.T
     for scale in range(1, _SCALES + 1):
         n = 2 ** (_SCALES - scale + 1) + 1
         taps = gaussian_taps(n, n / 5)  # MATLAB fspecial('gaussian', n, n / 5) = outer(taps, taps)
+        images = torch.cat([sources, dist], dim=1)  # S references, then the fused image
         if scale > 1:
-            both = filter_planes(lambda s, d: (s, d), (sources, dist), taps, taps, step=2)
-            sources, dist = both[:, :count], both[:, count:]
-        stats = filter_planes(lambda s, d: (s, d, s * s, d * d, s * d), (sources, dist), taps, taps)
+            images = filter_products(images, [(c, None) for c in range(count + 1)], taps, taps, step=2)
+            sources, dist = images[:, :count], images[:, count:]
+        # mu1 (S), mu2, E[s^2] (S), E[d^2], E[s d] (S)
+        stats = filter_products(images, [(c, None) for c in range(count + 1)] + [(c, c) for c in range(count + 1)]
+                                + [(c, count) for c in range(count)], taps, taps)
+        if stats.device.type == "cpu" and stats.dtype == torch.float64 and not stats.requires_grad \
+                and _kernels.available():
+            terms.append(_kernels.vif_gain_terms(stats, count, _EPS))  # the lines below, compiled: the same bits
+            continue
         mu1, mu2, e11, e22, e12 = stats.split([count, 1, count, 1, count], dim=1)
         sigma1_sq = (e11 - mu1 * mu1).clamp_min(0)
         sigma2_sq = (e22 - mu2 * mu2).clamp_min(0).expand_as(sigma1_sq)
