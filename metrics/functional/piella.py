@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import check_inputs, compute_dtype
-from ._filters import gaussian_taps, separable_correlate_valid
+from ._filters import filter_products, gaussian_taps
 from ._shared import shared
 
 __all__ = ["edge_dependent_fusion_quality", "fusion_quality_index", "weighted_fusion_quality"]
@@ -56,9 +56,9 @@ def _work_dtype(tensors: tuple[torch.Tensor, ...], dtype: torch.dtype | None) ->
 
 def _local_stats_gaussian(a, b, f, size: int, sigma: float):
     """Gaussian-weighted local means, variances, covariances ('valid'): each N x 1 x H' x W'."""
-    maps = torch.cat([a, b, f, a * a, b * b, f * f, a * f, b * f], dim=1)  # N x 8 x H x W
-    taps = gaussian_taps(size, sigma)
-    maps = separable_correlate_valid(maps, taps, taps)
+    taps = gaussian_taps(size, sigma)  # a, b, f, a^2, b^2, f^2, a f, b f: N x 8 x H' x W'
+    maps = filter_products(torch.cat([a, b, f], dim=1),
+                           [(0, None), (1, None), (2, None), (0, 0), (1, 1), (2, 2), (0, 2), (1, 2)], taps, taps)
     mu_a, mu_b, mu_f, e_aa, e_bb, e_ff, e_af, e_bf = maps.split(1, dim=1)
     return (mu_a, mu_b, mu_f, e_aa - mu_a**2, e_bb - mu_b**2, e_ff - mu_f**2,
             e_af - mu_a * mu_f, e_bf - mu_b * mu_f)

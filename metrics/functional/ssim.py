@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import check_inputs, to_255
-from ._filters import gaussian_taps, separable_correlate_valid
+from ._filters import filter_products, gaussian_taps
 from ._shared import shared
 
 __all__ = ["MS_SSIM_WEIGHTS", "multiscale_ssim", "ssim", "ssim_maps", "ssim_valid"]
@@ -36,10 +36,9 @@ def ssim_maps(reference: torch.Tensor, others: list[torch.Tensor]) -> list[tuple
         other image, (ssim_map, cs_map), each N x 1 x (H - 10) x (W - 10).
     """
     taps = gaussian_taps(_WINDOW, _SIGMA)
-    n = reference.shape[0]
-    stack = torch.cat([reference, reference * reference]
-                      + [t for other in others for t in (other, other * other, reference * other)])
-    filtered = separable_correlate_valid(stack, taps, taps).split(n)
+    images = torch.cat([reference, *others], dim=1)  # N x (1 + k) x H x W
+    products = [(0, None), (0, 0)] + [p for i in range(1, len(others) + 1) for p in ((i, None), (i, i), (0, i))]
+    filtered = filter_products(images, products, taps, taps).split(1, dim=1)
     mu_r, mean_rr = filtered[0], filtered[1]
     var_r = mean_rr - mu_r * mu_r
     maps = []
