@@ -172,7 +172,7 @@ def _compiled():
             out[i] = fma(a[i], b[i], c[i])
 
     return {"separable": separable, "separable_products": separable_products, "fma": fused_multiply_add,
-            "vif_gain": vif_gain}
+            "vif_gain": vif_gain, "fma_scalar": fma}
 
 
 @functools.lru_cache(maxsize=None)

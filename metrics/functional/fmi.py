@@ -42,6 +42,7 @@ from typing import NamedTuple
 
 import torch
 
+from . import _fmi_kernels
 from ._checks import check_inputs, compute_dtype
 
 __all__ = ["dct2", "dwt2_dmey", "feature_mutual_information", "fmi_dct", "fmi_map", "fmi_pixel", "fmi_wavelet"]
@@ -240,7 +241,12 @@ def _fmi_pair(x: _Marginal, f: _Marginal, cells: torch.Tensor) -> torch.Tensor:
 
 
 def _fmi_windows(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor, size: int, cells: torch.Tensor) -> torch.Tensor:
-    """(FMI(A, F) + FMI(B, F)) / 2 per window; a, b, f are bins x M raw feature windows (workspace ``cells``)."""
+    """(FMI(A, F) + FMI(B, F)) / 2 per window; a, b, f are bins x M raw feature windows (workspace ``cells``).
+
+    On CPU in float64 the compiled kernels compute the same, bit for bit (:mod:`._fmi_kernels`).
+    """
+    if a.device.type == "cpu" and a.dtype == torch.float64 and not a.requires_grad and _fmi_kernels.available():
+        return _fmi_kernels.fmi_windows(a, b, f, size)
     a_equal = (a == f).all(dim=0)
     f_normalised = _normalise(f)
     f_marginal = _marginal(f_normalised, size)
