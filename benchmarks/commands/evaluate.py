@@ -48,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu (float64, default) or cuda (float32)")
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes on CPU, one image each at a time (default: 1)")
+    parser.add_argument("--batch-size", type=int, default=8,
+                        help="on cuda: same-size images evaluated together (float32; default: 8)")
     parser.add_argument("--out", default=None, help="write the per-image results to this CSV file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -97,7 +99,8 @@ def main(args: argparse.Namespace) -> int:
         rows = evaluate_folder_rows(args.fused_dir, args.dataset, data_root=args.data_root, pattern=args.pattern,
                                     ids=args.ids, metrics=args.metrics, convention=args.convention,
                                     device=args.device, progress=not args.no_progress, workers=args.workers,
-                                    out=args.out, report=lambda note: print(note, file=sys.stderr))
+                                    out=args.out, batch_size=args.batch_size,
+                                    report=lambda note: print(note, file=sys.stderr))
     except KeyboardInterrupt as interrupt:
         print(f"ivif-bench evaluate: {interrupt or 'interrupted'}", file=sys.stderr)
         return 130

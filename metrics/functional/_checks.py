@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from typing import Iterator
+
 import torch
 
-__all__ = ["check_image", "check_inputs", "compute_dtype", "to_255"]
+__all__ = ["check_image", "check_inputs", "compute_dtype", "compute_precision", "to_255"]
+
+
+_PRECISION: contextvars.ContextVar[torch.dtype | None] = contextvars.ContextVar("ivif_bench_precision", default=None)
 
 
 def compute_dtype(device: torch.device) -> torch.dtype:
-    """float64 on CPU (exact), float32 on accelerators (documented tolerance)."""
+    """float64 on CPU (exact), float32 on accelerators (documented tolerance); see :func:`compute_precision`."""
+    override = _PRECISION.get()
+    if override is not None:
+        return override
     return torch.float64 if device.type == "cpu" else torch.float32
+
+
+@contextlib.contextmanager
+def compute_precision(dtype: torch.dtype) -> Iterator[None]:
+    """Compute in ``dtype`` wherever the tensors are: ``torch.float32`` on CPU runs the accelerators' arithmetic
+    (the batched GPU path), so that it can be tested without a GPU."""
+    token = _PRECISION.set(dtype)
+    try:
+        yield
+    finally:
+        _PRECISION.reset(token)
 
 
 def check_image(name: str, image: torch.Tensor) -> None:

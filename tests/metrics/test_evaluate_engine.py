@@ -152,3 +152,28 @@ def test_killed_evaluate_keeps_its_rows_and_resumes(fused_dir, data_root, tmp_pa
     fresh = evaluate_folder_rows(fused_dir, "tno", data_root=data_root, pattern="F{id}", ids=",".join(IDS),
                                  metrics=METRICS, progress=False)
     assert list(table.itertuples(index=False, name=None)) == fresh  # resumed values bit for bit
+
+
+def test_float32_batched_path_within_its_tolerance(data_root, one_thread):
+    """The accelerators' path (same-size images batched, float32), run on CPU, against float64 one by one."""
+    import math
+
+    from metrics.engine import FLOAT32_TOLERANCE, batch_values, image_values, resolve_plan
+    from metrics.registry import list_conventions, list_metrics
+
+    tno = data_root / "IVIF-DIDFuse"
+    triplets = [tuple(read_image(p)[40:216, 40:216].copy()  # 176 x 176: MS-SSIM's 5 scales fit
+                      for p in (tno / "Test_result" / "TNO_IJCAI" / f"F{k}.png",
+                                tno / "Datasets" / "Test_data_TNO" / f"IR{k}.bmp",
+                                tno / "Datasets" / "Test_data_TNO" / f"VIS{k}.bmp"))
+                for k in ("5", "10")]  # one batch of two
+    plan = resolve_plan([(n, c) for c in list_conventions() for n in list_metrics(c)])
+    float32, _ = batch_values(plan, triplets, "cpu", torch.float32)
+    for triplet, values in zip(triplets, float32):
+        exact, _ = image_values(plan, *triplet)
+        for entry, low, high in zip(plan, values, exact):
+            if math.isnan(high):
+                assert math.isnan(low), entry.name
+                continue
+            assert abs(low - high) <= FLOAT32_TOLERANCE * max(abs(high), 1e-3), (entry.name, entry.convention)
+            assert low != high or entry.name in ("EN", "MI", "CE") or abs(high) < 1e-12  # float32 did run
