@@ -36,6 +36,8 @@ from typing import Any, Sequence
 
 import yaml
 
+from benchmarks.report.facts import HEADLINE_METRICS
+
 __all__ = ["CONFIG_DIR", "PROFILES", "Profile", "config_path", "get_profile", "instantiate", "load_config",
            "method_config", "methods_with_config", "resolve_config"]
 
@@ -64,14 +66,10 @@ class Profile:
     description: str
 
 
-# The six metrics of the DIDFuse paper's Table 4. The CPU profiles evaluate these only: the whole set
-# (Haghighat's FMI above all) costs minutes per full-size image on a 2-core CPU.
-TABLE4_METRICS = ("EN", "MI", "SD", "SF", "VIF", "AG")
-
 PROFILES: dict[str, Profile] = {
-    "smoke": Profile("smoke", 2, TABLE4_METRICS,
+    "smoke": Profile("smoke", 2, HEADLINE_METRICS,
                      "a few training steps, the first 2 test pairs per set, DIDFuse Table 4's six metrics"),
-    "quick": Profile("quick", None, TABLE4_METRICS,
+    "quick": Profile("quick", None, HEADLINE_METRICS,
                      "CPU-sized training, every test pair, DIDFuse Table 4's six metrics"),
     "paper": Profile("paper", None, None, "each paper's training protocol, every test pair, every metric (for a GPU)"),
 }

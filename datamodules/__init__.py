@@ -14,6 +14,7 @@ from .datasets import (
     list_datasets,
     load_pairs,
     read_pair,
+    read_pair_color,
     resolve_data_root,
 )
 
@@ -36,5 +37,6 @@ __all__ = [
     "list_datasets",
     "load_pairs",
     "read_pair",
+    "read_pair_color",
     "resolve_data_root",
 ]

@@ -7,9 +7,12 @@ index)``, never from the global RNG: the same ``seed`` gives the same batches
 whatever the number of workers, and ``seed_everything(seed, workers=True)``
 keeps the rest of a run reproducible too.
 
-Batches are dicts: ``"ir"`` and ``"vis"`` (N x 1 x H x W float in [0, 1]),
+Batches are dicts: ``"ir"`` and ``"vis"`` (N x 1 x H x W float in [0, 1]; a
+colour visible image is its Y, :func:`datamodules.color.luminance`),
 ``"pair_id"``, ``"dataset"`` and ``"modality"`` (lists of N strings;
-modality ``"pair"``); with ``unpaired=True`` (DenseFuse's auto-encoder sees
+modality ``"pair"``); with ``color=True``, validation / test / predict items of
+pairs whose visible file is colour also carry ``"vis_rgb"`` (N x 3 x H x W
+float in [0, 1], k / 255: the visible file's RGB, whose Y is ``"vis"``); with ``unpaired=True`` (DenseFuse's auto-encoder sees
 single images) ``"image"`` instead of ``"ir"``/``"vis"``, and modality
 ``"ir"``, ``"vis"`` or ``"image"`` (an image of a flat folder).
 
@@ -24,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -34,7 +38,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from . import transforms as T
-from .datasets import DatasetError, Pair, dataset_label, get_dataset, list_images, load_pairs, read_pair
+from .datasets import DatasetError, Pair, dataset_label, get_dataset, list_images, load_pairs, read_pair_color
+from .folders import find_layout
 from .io import read_image
 
 __all__ = ["EpochSampler", "FusionDataModule", "FusionDataset", "Sample", "TRAIN_MODES"]
@@ -49,7 +54,9 @@ class Sample:
     """Decoded images of one training / test item.
 
     Attributes:
-        images: uint8 tensors H x W, one per key of the dataset (IR and VIS, or one image).
+        images: uint8 tensors H x W, one per key of the dataset (IR and VIS, or one
+            image); a colour pair decoded with ``color=True`` has a third, the
+            visible RGB, 3 x H x W (key ``"vis_rgb"``).
         pair_id: the pair's id.
         dataset: the dataset's name.
         modality: ``"pair"``, ``"ir"``, ``"vis"`` or ``"image"``.
@@ -61,12 +68,16 @@ class Sample:
     modality: str = "pair"
 
 
-def decode_pairs(pairs: Sequence[Pair]) -> list[Sample]:
-    """Decode pairs once (gray uint8, one size per pair; see :func:`datamodules.datasets.read_pair`)."""
+def decode_pairs(pairs: Sequence[Pair], color: bool = False) -> list[Sample]:
+    """Decode pairs once (gray uint8, one size per pair; see :func:`datamodules.datasets.read_pair_color`);
+    with ``color``, a colour visible image is kept too (3 x H x W uint8, the third image)."""
     samples = []
     for pair in pairs:
-        ir, vis = read_pair(pair)
-        samples.append(Sample((torch.from_numpy(ir), torch.from_numpy(vis)), pair.pair_id, pair.dataset))
+        ir, vis, vis_rgb = read_pair_color(pair)
+        images = (torch.from_numpy(ir), torch.from_numpy(vis))
+        if color and vis_rgb is not None:
+            images += (torch.from_numpy(np.ascontiguousarray(vis_rgb.transpose(2, 0, 1))),)
+        samples.append(Sample(images, pair.pair_id, pair.dataset))
     return samples
 
 
@@ -92,7 +103,9 @@ class FusionDataset(Dataset):
         seed: seed of the random crops.
         interpolation: ``"bilinear"`` or ``"nearest"`` (``mode="resize"``).
 
-    Items: ``{key: 1 x h x w float in [0, 1] for key in keys, "pair_id", "dataset", "modality"}``.
+    Items: ``{key: 1 x h x w float in [0, 1] for key in keys, "pair_id", "dataset", "modality"}``;
+    a sample's 3 x H x W image (the visible RGB) is cropped with the others and
+    served as 3 x h x w under its key (``keys[2]``, ``"vis_rgb"``).
     """
 
     def __init__(self, samples: Sequence[Sample], keys: Sequence[str] = ("ir", "vis"), mode: str = "full",
@@ -141,7 +154,7 @@ class FusionDataset(Dataset):
             if self.mode == "random_crop":  # one window for IR and VIS
                 top, left = self.random_window(index)
                 images = [T.crop(im, top, left, self.size, self.size) for im in images]
-        tensors = [im.unsqueeze(0).to(torch.float32) / 255.0 for im in images]
+        tensors = [(im.unsqueeze(0) if im.ndim == 2 else im).to(torch.float32) / 255.0 for im in images]
         if self.mode == "resize":
             tensors = [T.resize(t, self.size, self.interpolation) for t in tensors]
         out: dict[str, Any] = dict(zip(self.keys, tensors))
@@ -206,6 +219,10 @@ class FusionDataModule(L.LightningDataModule):
         crop_size: crop / patch / resize size in pixels.
         patch_stride: stride of ``"patches"`` in pixels.
         unpaired: serve IR and VIS images as independent single images (key ``"image"``).
+        color: validation / test / predict items of pairs whose visible file
+            is colour also carry ``"vis_rgb"`` (3 x H x W, the file's RGB; its Y
+            is ``"vis"``), for colour fusion (:func:`datamodules.color.fuse_color`).
+            Training batches stay gray.
         train_ids, val_ids, test_ids: pair-id selections (``"1-8,12"`` or a
             list), ``None`` for all; ``val_ids`` / ``test_ids`` apply to each
             set, or map a set's name to its selection.
@@ -243,6 +260,7 @@ class FusionDataModule(L.LightningDataModule):
         download: bool = False,
         resize_interpolation: str = "bilinear",
         pin_memory: bool = False,
+        color: bool = False,
     ) -> None:
         super().__init__()
         if train_mode not in TRAIN_MODES:
@@ -303,7 +321,7 @@ class FusionDataModule(L.LightningDataModule):
 
     def _build_eval(self, name: str, ids: Any) -> FusionDataset:
         pairs = load_pairs(name, self.hparams.data_root, _ids_for(ids, name))
-        return FusionDataset(decode_pairs(pairs), mode="full")
+        return FusionDataset(decode_pairs(pairs, color=self.hparams.color), keys=("ir", "vis", "vis_rgb"), mode="full")
 
     def _train_samples(self) -> list[Sample]:
         name, hp = self.train_dataset_name, self.hparams
@@ -368,7 +386,7 @@ class FusionDataModule(L.LightningDataModule):
 
 
 def _is_flat_image_folder(name: str | os.PathLike) -> bool:
-    """A folder that is not a pair folder (no ``ir/`` + ``vis/``, no ``IR*`` / ``VIS*`` files)."""
+    """A folder that is not a pair folder (no layout of :func:`datamodules.folders.find_layout` fits it)."""
     try:
         get_dataset(str(name))
         return False
@@ -377,8 +395,10 @@ def _is_flat_image_folder(name: str | os.PathLike) -> bool:
     folder = Path(name).expanduser()
     if not folder.is_dir():
         return False
-    subs = {p.name.lower() for p in folder.iterdir() if p.is_dir()}
-    if {"ir", "vis"} <= subs:
-        return False
-    names = [p.name.lower() for p in folder.iterdir() if p.is_file()]
-    return not (any(n.startswith("ir") for n in names) and any(n.startswith("vis") for n in names))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the pair reader warns again, if it is one
+            find_layout(folder)
+    except DatasetError:
+        return True
+    return False

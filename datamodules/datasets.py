@@ -4,12 +4,17 @@ Every named dataset is a :class:`DatasetSpec`: the upstream repository and
 pinned commit its files come from, the folders and file-name patterns inside
 that repository, and the number of pairs it must hold. Files live under a data
 root in the upstream layout (``<root>/IVIF-DIDFuse/Datasets/...``,
-``<root>/RoadScene/...``), exactly as ``ivif-bench data download`` writes them.
+``<root>/RoadScene/...``, ``<root>/VIFB/input/...``,
+``<root>/Evaluation-for-Image-Fusion/Image/...``), exactly as ``ivif-bench
+data download`` writes them. Each spec records whether its visible images are
+colour (``vis_color``).
 
 Pairs are matched by id: for ``IR<k>`` / ``VIS<k>`` files the id is ``k`` as
-written (no padding), for RoadScene the file stem ``FLIR_<n>``. The pair id is
-what a fused output is named after. A folder of the user's own (``ir/`` +
-``vis/`` sub-folders, or ``IR*`` / ``VIS*`` files side by side) is a dataset too.
+written (no padding); otherwise the file stem (RoadScene ``FLIR_<n>``, VIFB
+``carLight``, Tang's TNO ``01`` .. ``42``). The pair id is
+what a fused output is named after. A folder of the user's own is a dataset
+too, in any layout of :mod:`datamodules.folders` (``ir/`` + ``vis/``, ``IR/`` +
+``VI/``, ``infrared/`` + ``visible/``, or ``IR*`` / ``VIS*`` files side by side).
 
 Example:
     >>> from datamodules import load_pairs
@@ -32,6 +37,8 @@ from typing import Iterable
 import numpy as np
 from PIL import Image
 
+from .color import is_color, luminance
+from .folders import IMAGE_EXTENSIONS, DatasetError, find_layout, list_images, match_ids, natural_key
 from .io import read_image
 
 __all__ = [
@@ -54,18 +61,15 @@ __all__ = [
     "natural_key",
     "parse_ids",
     "read_pair",
+    "read_pair_color",
     "resolve_data_root",
+    "scan_pairs",
 ]
 
 DATA_ENV_VAR = "IVIF_BENCH_DATA"
-IMAGE_EXTENSIONS = frozenset({".bmp", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
 PACKAGE_DIR = Path(__file__).resolve().parent
 MANIFEST_DIR = PACKAGE_DIR / "manifests"
 SAMPLE_DIR = PACKAGE_DIR / "sample"
-
-
-class DatasetError(ValueError):
-    """A dataset that cannot be used as asked; the message names the file or folder and the reason."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,23 @@ SOURCES: dict[str, Source] = {
         commit="3ef68c68ef1294671f033e3080096b314a431872",
         licence="FLIR ADAS free dataset licence; cite Xu et al., FusionDN, AAAI 2020",
     ),
+    "VIFB": Source(
+        folder="VIFB",
+        repository="xingchenzhang/VIFB",
+        commit="22b2ea9d91499cc5962d9bdcae9c290270f0fade",
+        licence="no licence stated upstream; images collected by VIFB (Zhang, Ye, Xiao, CVPRW 2020) from the "
+        "INO video analytics dataset and fusion-tracking datasets, for research use; cite VIFB and its sources",
+    ),
+    # The 126 image files are identical (git blob hashes) in every commit from 5d6c43a (2022-05-02, the
+    # commit that added them) to main's tip 0e87153 (2026-03-02); 5d6c43a is also the code state before
+    # the 2023-03-03 rewrite of analysis_Reference.m (7849642), i.e. the `tang2022` convention's.
+    "Evaluation-for-Image-Fusion": Source(
+        folder="Evaluation-for-Image-Fusion",
+        repository="Linfeng-Tang/Evaluation-for-Image-Fusion",
+        commit="5d6c43a68850409e1ec67d56de1827113064a19a",
+        licence="TNO Image Fusion Dataset (Toet), figshare, CC BY 4.0, as redistributed by Tang's "
+        "evaluation code (no licence stated for the repository)",
+    ),
 }
 
 
@@ -125,9 +146,12 @@ class DatasetSpec:
             ``None`` for all of them.
         ids_from_manifest: a key of the manifest holding the subset's ids
             (``roadscene_test``), computed by ``python -m datamodules.manifest``.
+        vis_color: the visible images are colour (RGB files whose channels
+            differ); ``False`` for gray files and for RGB files whose three
+            channels are equal (Tang's TNO copies).
         resize_vis: the VIS images are registered to the IR crop at a higher
-            resolution (RoadScene's ``crop_HR_visible``); :func:`read_pair`
-            resizes them to the IR size.
+            resolution; :func:`read_pair` resizes them to the IR size (no
+            shipped dataset needs it: RoadScene uses ``crop_LR_visible``, the IR size).
         use: which paper uses it, and how.
     """
 
@@ -142,6 +166,7 @@ class DatasetSpec:
     manifest: str
     ids: tuple[str, ...] | None = None
     ids_from_manifest: str | None = None
+    vis_color: bool = False
     resize_vis: bool = False
     use: str = ""
 
@@ -186,20 +211,31 @@ _register(DatasetSpec(
     name="flir_train", description="FLIR training set of DIDFuse: 180 RoadScene pairs, IR gray + VIS RGB (JPEG)",
     source="IVIF-DIDFuse", ir_dir="Datasets/Train_data_FLIR/IR/IR", vis_dir="Datasets/Train_data_FLIR/VIS/VIS",
     ir_pattern=_numbered("IR", "jpg"), vis_pattern=_numbered("VIS", "jpg"), manifest="flir_train",
-    pair_count=180, use="training set of DIDFuse and NormFuse (centre crop 128)"))
+    pair_count=180, vis_color=True, use="training set of DIDFuse and NormFuse (centre crop 128)"))
+_ROADSCENE = dict(source="RoadScene", ir_dir="cropinfrared", vis_dir="crop_LR_visible",
+                  ir_pattern=r"(FLIR_(?:video_)?\d+)\.jpg", vis_pattern=r"(FLIR_(?:video_)?\d+)\.jpg",
+                  manifest="roadscene", vis_color=True)
 _register(DatasetSpec(
     name="roadscene",
-    description="RoadScene: 221 aligned FLIR road pairs, IR gray + high-resolution VIS RGB resized to the IR size",
-    source="RoadScene", ir_dir="cropinfrared", vis_dir="crop_HR_visible",
-    ir_pattern=r"(FLIR_(?:video_)?\d+)\.jpg", vis_pattern=r"(FLIR_(?:video_)?\d+)\.jpg", manifest="roadscene",
-    pair_count=221, resize_vis=True, use="NormFuse's training source (180) and test set (37)"))
+    description="RoadScene: 221 aligned FLIR road pairs, IR gray + VIS colour of the same size (crop_LR_visible, JPEG)",
+    pair_count=221, use="NormFuse's training source (180) and test set (37)", **_ROADSCENE))
 _register(DatasetSpec(
     name="roadscene_test",
     description="the 41 RoadScene pairs whose IR is not pixel-identical to a flir_train pair",
-    source="RoadScene", ir_dir="cropinfrared", vis_dir="crop_HR_visible",
-    ir_pattern=r"(FLIR_(?:video_)?\d+)\.jpg", vis_pattern=r"(FLIR_(?:video_)?\d+)\.jpg", manifest="roadscene",
-    pair_count=41, ids_from_manifest="test_ids", resize_vis=True,
-    use="a RoadScene test set disjoint from flir_train (NormFuse tests on 37 unnamed pairs)"))
+    pair_count=41, ids_from_manifest="test_ids",
+    use="a RoadScene test set disjoint from flir_train (NormFuse tests on 37 unnamed pairs)", **_ROADSCENE))
+_register(DatasetSpec(
+    name="vifb",
+    description="VIFB: 21 pairs, VIS colour + IR (17 stored as RGB with equal channels, 4 gray), JPEG",
+    source="VIFB", ir_dir="input/IR", vis_dir="input/VI", ir_pattern=r"(.+)\.jpg", vis_pattern=r"(.+)\.jpg",
+    manifest="vifb", pair_count=21, vis_color=True,
+    use="the VIFB benchmark's test set (Zhang et al., CVPRW 2020), evaluated by its metrics*.m"))
+_register(DatasetSpec(
+    name="tang_tno",
+    description="Tang's 42 TNO pairs (01..42), gray images stored as RGB PNGs with equal channels",
+    source="Evaluation-for-Image-Fusion", ir_dir="Image/Source-Image/TNO/ir", vis_dir="Image/Source-Image/TNO/vi",
+    ir_pattern=r"(\d+)\.png", vis_pattern=r"(\d+)\.png", manifest="tang_tno", pair_count=42,
+    use="the TNO test set of SeAFusion / PIAFusion, evaluated by Tang's analysis_Reference.m"))
 _register(DatasetSpec(
     name="tno_gan_train", description="TNO pairs k = 1..30: the two-layer GAN's training split",
     pair_count=30, ids=tuple(str(k) for k in range(1, 31)), use="two-layer GAN training (128 patches, stride 12)",
@@ -213,6 +249,13 @@ for _name, _ext, _count, _what in (("tno", "bmp", 3, "TNO"), ("flir", "jpg", 3, 
         source=None, ir_dir=_name, vis_dir=_name, ir_pattern=_numbered("IR", _ext),
         vis_pattern=_numbered("VIS", _ext), manifest=f"sample_{_name}", pair_count=_count,
         use="smoke runs and tests on a fresh machine"))
+_register(DatasetSpec(
+    name="sample_flir_train",
+    description="flir_train pairs 1-8 shipped inside the package: IR gray + VIS colour (JPEG, no download)",
+    source=None, ir_dir="flir_train", vis_dir="flir_train", ir_pattern=_numbered("IR", "jpg"),
+    vis_pattern=_numbered("VIS", "jpg"), manifest="sample_flir_train", pair_count=8, vis_color=True,
+    use="training data of every method's smoke / quick profile on a fresh machine (the smoke configs' "
+        "train_ids 1-8 are these pairs)"))
 
 
 @dataclass(frozen=True)
@@ -275,17 +318,12 @@ def load_manifest(name: str) -> dict:
     return json.loads(path.read_text())
 
 
-def natural_key(text: str) -> tuple:
-    """Sort key ordering numbers numerically: ``IR2`` before ``IR10``, ``FLIR_00006`` before ``FLIR_00018``."""
-    parts = re.split(r"(\d+)", text)
-    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
-
-
 def parse_ids(ids: str | int | Iterable[str | int] | None) -> list[str] | None:
     """Parse a pair-id selection: ``"1-8,12"``, ``["FLIR_00006", 3]`` or ``None`` (all).
 
-    Ranges ``a-b`` of integers expand to ``a, ..., b`` (as written, no padding);
-    anything else is taken literally.
+    Ranges ``a-b`` of integers expand to ``a, ..., b`` (no padding; ``01-03``,
+    both ends zero-padded to one width, keeps it: ``01, 02, 03``); anything
+    else is taken literally.
     """
     if ids is None:
         return None
@@ -304,7 +342,9 @@ def parse_ids(ids: str | int | Iterable[str | int] | None) -> list[str] | None:
             first, last = int(match[1]), int(match[2])
             if last < first:
                 raise DatasetError(f"pair-id range {token!r} is empty (end before start)")
-            out.extend(str(k) for k in range(first, last + 1))
+            # zero-padded ends keep their width ("01-03" -> 01, 02, 03: tang_tno's ids)
+            width = len(match[1]) if match[1].startswith("0") and len(match[1]) == len(match[2]) else 0
+            out.extend(f"{k:0{width}d}" for k in range(first, last + 1))
         else:
             out.append(token)
     if not out:
@@ -316,48 +356,6 @@ def dataset_label(name_or_path: str | os.PathLike) -> str:
     """The name a dataset's results are logged under: the registry name, or a folder's name."""
     text = str(name_or_path)
     return text if text in _REGISTRY else Path(text).expanduser().resolve().name
-
-
-def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files directly in ``folder`` (by extension), in natural order.
-
-    Non-image files (``Thumbs.db``, ``.DS_Store``, notes) are skipped with one
-    warning per folder; sub-folders are ignored.
-
-    Raises:
-        FileNotFoundError: ``folder`` does not exist.
-        DatasetError: it holds no image file.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder")
-    images, skipped = [], []
-    for path in folder.iterdir():
-        if path.is_dir():
-            continue
-        (images if path.suffix.lower() in IMAGE_EXTENSIONS else skipped).append(path)
-    if skipped:
-        names = ", ".join(sorted(p.name for p in skipped))
-        warnings.warn(f"{folder}: skipped {len(skipped)} non-image file(s): {names}", stacklevel=2)
-    if not images:
-        raise DatasetError(f"{folder}: empty folder, no image files (.bmp .png .jpg .jpeg .tif .tiff)")
-    return sorted(images, key=lambda p: natural_key(p.name))
-
-
-def _match(images: list[Path], folder: Path, pattern: str, role: str) -> dict[str, Path]:
-    """Map pair id -> file for the ``images`` of ``folder`` whose name matches ``pattern`` (group 1 = id)."""
-    regex = re.compile(pattern, re.IGNORECASE)
-    found: dict[str, Path] = {}
-    for path in images:
-        match = regex.fullmatch(path.name)
-        if not match:
-            continue
-        pair_id = match[1]
-        if pair_id in found:
-            raise DatasetError(f"{folder}: two {role} files for pair id {pair_id!r}: "
-                               f"{found[pair_id].name} and {path.name}")
-        found[pair_id] = path
-    return found
 
 
 def _pair_up(ir: dict[str, Path], vis: dict[str, Path], dataset: str, resize_vis: bool,
@@ -377,24 +375,9 @@ def _pair_up(ir: dict[str, Path], vis: dict[str, Path], dataset: str, resize_vis
 
 
 def _folder_pairs(folder: Path) -> list[Pair]:
-    """Pairs of a user folder: ``ir/`` + ``vis/`` matched by id, or ``IR*`` / ``VIS*`` files side by side."""
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder")
-    subs = {p.name.lower(): p for p in folder.iterdir() if p.is_dir()}
-    name = folder.resolve().name
-    if "ir" in subs and "vis" in subs:
-        ir_folder, vis_folder = subs["ir"], subs["vis"]
-        # a file may repeat the folder's prefix (ir/IR1.png) or not (ir/0001.png)
-        ir = _match(list_images(ir_folder), ir_folder, r"(?:ir[_-]?)?(.+)\.[^.]+", "IR")
-        vis = _match(list_images(vis_folder), vis_folder, r"(?:vis[_-]?)?(.+)\.[^.]+", "VIS")
-        return _pair_up(ir, vis, name, False, ir_folder, vis_folder)
-    images = list_images(folder)
-    ir = _match(images, folder, r"ir[_-]?(.+)\.[^.]+", "IR")
-    vis = _match(images, folder, r"vis[_-]?(.+)\.[^.]+", "VIS")
-    if not ir and not vis:
-        raise DatasetError(f"{folder}: no ir/ and vis/ folders and no IR* / VIS* image files; "
-                           "a dataset folder holds either")
-    return _pair_up(ir, vis, name, False, folder, folder)
+    """Pairs of a user's folder, in any layout :func:`datamodules.folders.find_layout` accepts."""
+    layout = find_layout(folder)
+    return _pair_up(layout.ir, layout.vis, folder.resolve().name, False, layout.ir_folder, layout.vis_folder)
 
 
 def _missing_message(spec: DatasetSpec, root: Path, what: str) -> str:
@@ -425,11 +408,12 @@ def dataset_ids(name: str) -> list[str]:
 
 
 def _registered_pairs(spec: DatasetSpec, data_root: str | os.PathLike | None,
-                      selection: list[str] | None) -> list[Pair]:
+                      selection: list[str] | None, scan: bool = False) -> list[Pair]:
+    """The pairs of ``spec``: every id of its manifest (or, with ``scan``, every pair its folders hold)."""
     root = resolve_data_root(data_root) if not spec.embedded else SAMPLE_DIR
     if not spec.embedded and not root.is_dir():
         raise FileNotFoundError(_missing_message(spec, root, f"the data root {root} does not exist"))
-    known = dataset_ids(spec.name)
+    known = [] if scan else dataset_ids(spec.name)
     if selection is not None:
         unknown = [i for i in selection if i not in set(known)]
         if unknown:
@@ -441,8 +425,8 @@ def _registered_pairs(spec: DatasetSpec, data_root: str | os.PathLike | None,
         if not folder.is_dir():
             raise FileNotFoundError(_missing_message(spec, root, f"folder {folder} does not exist"))
     listing = {folder: list_images(folder) for folder in dict.fromkeys((ir_folder, vis_folder))}
-    ir = _match(listing[ir_folder], ir_folder, spec.ir_pattern, "IR")
-    vis = _match(listing[vis_folder], vis_folder, spec.vis_pattern, "VIS")
+    ir = match_ids(listing[ir_folder], ir_folder, spec.ir_pattern, "IR")
+    vis = match_ids(listing[vis_folder], vis_folder, spec.vis_pattern, "VIS")
     used = {*ir.values(), *vis.values()}
     for folder, images in listing.items():
         stray = [p.name for p in images if p not in used]
@@ -457,6 +441,8 @@ def _registered_pairs(spec: DatasetSpec, data_root: str | os.PathLike | None,
             if ir or vis else {}
     except DatasetError as err:
         raise DatasetError(_missing_message(spec, root, str(err))) from None
+    if scan:
+        known = sorted((i for i in pairs if spec.ids is None or i in spec.ids), key=natural_key)
     wanted = known if selection is None else selection
     absent = [i for i in wanted if i not in pairs]
     if absent:
@@ -464,6 +450,14 @@ def _registered_pairs(spec: DatasetSpec, data_root: str | os.PathLike | None,
             spec, root, f"{len(absent)} of its {len(wanted)} pairs are missing in {ir_folder} "
             f"(ids {', '.join(absent[:5])}{' ...' if len(absent) > 5 else ''})"))
     return [pairs[i] for i in wanted]
+
+
+def scan_pairs(name: str, data_root: str | os.PathLike) -> list[Pair]:
+    """Every pair the folders of registered dataset ``name`` hold under ``data_root``, without its manifest.
+
+    For maintainers writing the manifests (:mod:`datamodules.manifest`); users call :func:`load_pairs`.
+    """
+    return _registered_pairs(get_dataset(name), data_root, None, scan=True)
 
 
 def load_pairs(
@@ -478,8 +472,9 @@ def load_pairs(
     NAME --ids ...`` serves that selection).
 
     Args:
-        name_or_path: a registered name (:func:`list_datasets`) or a folder
-            with ``ir/`` + ``vis/`` sub-folders, or with ``IR*`` / ``VIS*`` files.
+        name_or_path: a registered name (:func:`list_datasets`) or a folder in
+            a layout of :mod:`datamodules.folders` (``ir/`` + ``vis/``, ``IR/`` +
+            ``VI/``, ``infrared/`` + ``visible/``, ``IR*`` / ``VIS*`` files).
         data_root: where registered datasets live (see :func:`resolve_data_root`).
         ids: keep only these pair ids (``"1-8,12"`` or a list); ``None`` keeps all.
 
@@ -489,7 +484,8 @@ def load_pairs(
     Raises:
         FileNotFoundError: missing data root, dataset folder or pairs (the
             message gives the ``ivif-bench data download`` command that fills it).
-        DatasetError: empty folder, missing partner, unknown requested id.
+        DatasetError: a folder that fits no layout (the message names what it
+            holds), missing partner, unknown requested id.
         KeyError: neither a registered name nor an existing folder.
     """
     text = str(name_or_path)
@@ -513,29 +509,54 @@ def load_pairs(
 
 
 def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """uint8 H x W resized with PIL's antialiased bilinear filter."""
+    """uint8 H x W (or H x W x 3) resized with PIL's antialiased bilinear filter."""
     return np.array(Image.fromarray(image).resize((width, height), Image.BILINEAR))
 
 
-def read_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
-    """Decode a pair as two uint8 H x W gray images of one size.
+def read_pair_color(pair: Pair) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Decode a pair as the two gray images a network fuses, plus the visible image in colour.
 
-    RGB images become gray with PIL's "L" rule (ITU-R 601 luma, see
-    :func:`datamodules.io.gray_from_rgb`). Where ``pair.resize_vis`` is set
-    (RoadScene's high-resolution visible crops) VIS is resized to the IR
-    size with PIL's bilinear filter (antialiased), after the gray conversion.
+    Each file is read with its own channels (``read_image(mode="native")``) and
+    turned into the gray image a network takes by :func:`datamodules.color.luminance`:
+    a gray file as it is, an RGB file with equal channels as that channel, a
+    colour file as the Y of the project's one colour transform (Pillow's
+    "YCbCr", BT.601 full range). Where ``pair.resize_vis`` is set, VIS is
+    resized to the IR size with PIL's bilinear filter (antialiased), after the
+    gray conversion (no shipped dataset needs it).
+
+    Returns:
+        ``(ir, vis, vis_rgb)``: uint8 H x W, uint8 H x W, and uint8 H x W x 3
+        when the visible file is colour (channels that differ), else ``None``.
 
     Raises:
         ImageReadError: a missing, corrupt or truncated file (named).
         DatasetError: IR and VIS differ in size (both files and sizes named).
     """
-    ir = read_image(pair.ir_path, mode="gray")
-    vis = read_image(pair.vis_path, mode="gray")
+    ir = luminance(read_image(pair.ir_path, mode="native"))
+    vis_native = read_image(pair.vis_path, mode="native")
+    vis = luminance(vis_native)
+    vis_rgb = vis_native if is_color(vis_native) else None
     if pair.resize_vis and vis.shape != ir.shape:
         vis = _resize(vis, *ir.shape)
+        vis_rgb = None if vis_rgb is None else _resize(vis_rgb, *ir.shape)
     if ir.shape != vis.shape:
         raise DatasetError(
             f"pair {pair.pair_id!r} of {pair.dataset!r}: IR and VIS differ in size: "
             f"{pair.ir_path} is {ir.shape[1]}x{ir.shape[0]} (W x H), {pair.vis_path} is {vis.shape[1]}x{vis.shape[0]}"
         )
+    return ir, vis, vis_rgb
+
+
+def read_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
+    """Decode a pair as the two uint8 H x W gray images a network fuses (see :func:`read_pair_color`).
+
+    Gray files are returned as stored; a colour visible (or infrared) image
+    gives the Y of :mod:`datamodules.color` (Pillow's "YCbCr" Y, which differs
+    from PIL's "L" by one level at about half the colours).
+
+    Raises:
+        ImageReadError: a missing, corrupt or truncated file (named).
+        DatasetError: IR and VIS differ in size (both files and sizes named).
+    """
+    ir, vis, _ = read_pair_color(pair)
     return ir, vis

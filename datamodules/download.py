@@ -86,7 +86,7 @@ class ManifestFile:
 
 
 def default_names() -> list[str]:
-    """The datasets that own a manifest and live in a data root: tno, flir, nir, flir_train, roadscene."""
+    """The datasets that own a manifest and live in a data root: tno, flir, nir, flir_train, roadscene, vifb, tang_tno."""
     return [n for n in list_datasets(embedded=False) if get_dataset(n).manifest == n]
 
 
@@ -181,7 +181,7 @@ def verify(data_root: str | os.PathLike | None = None, names: Sequence[str] | No
 
     Args:
         data_root: the root to check (see :func:`~datamodules.datasets.resolve_data_root`).
-        names: datasets to check; default :func:`default_names` (the five data-root datasets).
+        names: datasets to check; default :func:`default_names` (the seven data-root datasets).
         ids: check only these pairs of each.
 
     Returns:
@@ -264,3 +264,56 @@ def download(
     if failures:
         raise DownloadError(f"{len(failures)} file(s) failed: " + "; ".join(failures))
     return written
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Fetching any list of manifest entries (datamodules.weights uses these for the released weights and images).
+# An entry is anything with ``path``, ``sha256``, ``size``, ``target(root)`` and ``url(base_url)``
+# (a ManifestFile, a weights.ArtifactFile).
+
+def file_problem(entry, path: Path) -> str | None:
+    """Why the file at ``path`` is not ``entry``'s (``"missing"``, its size, its sha256), ``None`` when it is."""
+    return _problem(entry, path)
+
+
+def fetch_entries(name: str, entries: Iterable, root: Path, base_url: str,
+                  progress: Callable[[str], None] | None = None) -> tuple[list[Path], list[str]]:
+    """Fetch each entry whose file under ``root`` is missing or damaged, sha256-checked by pooch.
+
+    pooch downloads to a temporary file beside the target, checks the sha256
+    and only then moves it into place; a file that fails is left absent.
+
+    Args:
+        name: what the entries belong to, for ``progress`` lines (``"ifcnn_weights: Code/..."``).
+        entries: the files (see above).
+        root: the data root they land in (created as needed).
+        base_url: raw-file server (``<base>/<owner>/<repo>/<commit>/<path>``).
+        progress: called with one line per file fetched.
+
+    Returns:
+        (paths written, failure messages naming each file that failed); nothing is raised for a bad file.
+    """
+    import pooch
+    import requests
+
+    pooch.get_logger().setLevel(logging.WARNING)  # progress is reported by the caller
+    written: list[Path] = []
+    failures: list[str] = []
+    for entry in entries:
+        target = entry.target(root)
+        if _problem(entry, target) is None:
+            continue
+        url = entry.url(base_url)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            pooch.retrieve(url, known_hash=f"sha256:{entry.sha256}", fname=target.name, path=target.parent)
+        except ValueError as err:  # pooch: hash mismatch (the temporary download is deleted)
+            failures.append(f"{target}: downloaded from {url}, sha256 does not match the manifest ({err})")
+            continue
+        except (OSError, requests.RequestException) as err:
+            failures.append(f"{target}: could not fetch {url} ({err})")
+            continue
+        written.append(target)
+        if progress:
+            progress(f"{name}: {entry.path}")
+    return written, failures

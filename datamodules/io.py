@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -72,7 +73,9 @@ def read_image(path: str | os.PathLike, *, mode: str = "gray") -> np.ndarray:
 
     Returns:
         uint8 array H x W (gray modes, or a gray file in ``"native"``) or
-        H x W x 3 (``"rgb"``, or a colour file in ``"native"``).
+        H x W x 3 (``"rgb"``, or a colour file in ``"native"``). An alpha
+        channel (RGBA, LA, a palette with transparency) is dropped with a
+        warning naming the file.
 
     Raises:
         ImageReadError: missing, empty, truncated, corrupt or non-image file,
@@ -91,6 +94,10 @@ def read_image(path: str | os.PathLike, *, mode: str = "gray") -> np.ndarray:
             img.load()
             if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
                 raise ImageReadError(f"{path}: {img.mode} images (16-bit or float) are not supported; expected 8-bit")
+            if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
+                kept = "gray" if img.mode in ("LA", "La") else "RGB"
+                warnings.warn(f"{path}: alpha channel dropped ({img.mode} image with transparency read as {kept}; "
+                              "the colour values are kept as stored, not composited)", stacklevel=2)
             if img.mode in ("L", "1", "LA"):
                 arr = np.asarray(img.convert("L"), dtype=np.uint8)
                 return np.repeat(arr[..., None], 3, axis=2) if mode == "rgb" else arr.copy()
@@ -170,19 +177,42 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Ite
 
 
 def save_png(path: str | os.PathLike, image: torch.Tensor | np.ndarray) -> Path:
-    """Write a fused image, values in [0, 1], as an 8-bit gray PNG, atomically.
+    """Write a fused image as an 8-bit PNG, gray or RGB, atomically.
 
-    The one function every method and the runner use; rounding by :func:`to_uint8`.
+    The one function every method and the runner use. Float values in [0, 1]
+    are rounded by :func:`to_uint8`'s rule (``rint(clamp(y, 0, 1) * 255)``);
+    uint8 values are written as they are.
 
     Args:
         path: target file (``.png``); parent folders are created.
-        image: H x W, 1 x H x W or 1 x 1 x H x W, float in [0, 1].
+        image: gray H x W, 1 x H x W or 1 x 1 x H x W; or colour (channels
+            first, as the networks' tensors) 3 x H x W or 1 x 3 x H x W
+            (:func:`datamodules.color.fuse_color`'s ``rgb``), written as an RGB PNG.
 
     Returns:
         The path written.
     """
     path = Path(path)
-    pixels = to_uint8(image)
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu()
+        image = image.numpy() if image.dtype == torch.uint8 else image.to(torch.float64).numpy()
+    image = np.asarray(image)
+    if image.ndim >= 3 and image.shape[-3] == 3 and int(np.prod(image.shape[:-3])) == 1:
+        channels = image.reshape(image.shape[-3:])
+        pixels = np.stack([_levels(c) for c in channels], axis=-1)
+        mode = "RGB"
+    else:
+        pixels, mode = _levels(image), "L"
     with atomic_write(path, "wb") as handle:
-        Image.fromarray(pixels, mode="L").save(handle, format="PNG")
+        Image.fromarray(pixels, mode=mode).save(handle, format="PNG")
     return path
+
+
+def _levels(image: np.ndarray) -> np.ndarray:
+    """One gray image, uint8 as it is or float in [0, 1] by :func:`to_uint8`, as uint8 H x W."""
+    if image.dtype == np.uint8:
+        image = image.reshape(image.shape[-2:]) if image.ndim > 2 and np.prod(image.shape[:-2]) == 1 else image
+        if image.ndim != 2:
+            raise ValueError(f"save_png expects one gray or RGB image, got shape {image.shape}")
+        return image
+    return to_uint8(image)

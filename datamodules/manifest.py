@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import MANIFEST_DIR, SOURCES, get_dataset, list_datasets, load_pairs, natural_key, read_pair
+from .datasets import MANIFEST_DIR, SOURCES, get_dataset, list_datasets, natural_key, read_pair, scan_pairs
 from .io import atomic_write, read_image
 
 __all__ = ["file_record", "main", "roadscene_matches", "write_manifests"]
@@ -46,15 +46,15 @@ def roadscene_matches(data_root: Path) -> dict:
     Returns:
         ``{"flir_train_ids": {roadscene id: flir_train id}, "flir_ids": {...},
         "test_ids": [RoadScene ids not in flir_train], "vis_mean_abs_diff": max over
-        matched pairs of the mean |VIS_flir_train - VIS_roadscene resized| in gray levels}``.
+        matched pairs of the mean |VIS_flir_train - VIS_roadscene| in gray levels}``.
     """
     found: dict[str, dict[str, str]] = {}
     worst = 0.0
-    roadscene = {p.pair_id: p for p in load_pairs("roadscene", data_root)}
+    roadscene = {p.pair_id: p for p in scan_pairs("roadscene", data_root)}
     keys = {_pixel_key(read_image(p.ir_path)): rid for rid, p in roadscene.items()}
     for name in ("flir_train", "flir"):
         found[name] = {}
-        for pair in load_pairs(name, data_root):
+        for pair in scan_pairs(name, data_root):
             rid = keys.get(_pixel_key(read_image(pair.ir_path)))
             if rid is None:
                 continue
@@ -76,7 +76,10 @@ def write_manifests(data_root: Path, out_dir: Path = MANIFEST_DIR) -> list[Path]
         spec = get_dataset(name)
         if spec.manifest != name:  # subsets (tno_gan_*, roadscene_test) share their parent's manifest
             continue
-        pairs = load_pairs(name, data_root)
+        pairs = scan_pairs(name, data_root)
+        if len(pairs) != spec.pair_count:
+            raise ValueError(f"dataset {name!r}: {len(pairs)} pairs under {spec.folder(data_root)}, "
+                             f"the registry says {spec.pair_count}")
         base = spec.folder(data_root)
         files = {}
         for pair in pairs:

@@ -15,5 +15,6 @@ from . import didfuse  # noqa: F401,E402
 from . import densefuse  # noqa: F401,E402
 from . import normfuse  # noqa: F401,E402  (normfuse, rescat)
 from . import ataman_akar  # noqa: F401,E402
+from . import ifcnn  # noqa: F401,E402  (pretrained only: IFCNN.from_official)
 
 __all__ = ["FusionModule", "check_pair", "create_method", "fuse_padded", "get_method_class", "list_methods", "register_method"]

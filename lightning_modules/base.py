@@ -7,7 +7,9 @@ multiple of some size pads and crops back itself, see :func:`fuse_padded`).
 
 The base class gives every method the same ``test_step`` / ``predict_step``:
 fuse, round to 8 bits (every metric is computed from the 8-bit values a PNG
-holds) and feed one metric collection per test set.
+holds) and feed one metric collection per test set. A colour pair is fused the
+field's way by :meth:`FusionModule.fuse_color` (the method fuses the visible Y,
+:mod:`datamodules.color`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from datamodules.color import ColorFusion, fuse_color, merge_luminance
 from datamodules.io import quantize_8bit
 
 __all__ = ["FusionModule", "check_pair", "fuse_padded"]
@@ -95,6 +98,23 @@ class FusionModule(L.LightningModule):
     def forward(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return self.fuse(ir, vis)
 
+    def fuse_color(self, ir: torch.Tensor, vis_rgb: torch.Tensor) -> ColorFusion:
+        """Fuse an infrared image with a colour visible image (SeAFusion / CDDFuse / DenseFuse Sec. IV-D).
+
+        Visible RGB -> YCbCr (Pillow's BT.601 full range), :meth:`fuse` of the
+        infrared image with Y, the fused Y (8-bit) put back with the visible Cb
+        and Cr -> RGB (:func:`datamodules.color.fuse_color`).
+
+        Args:
+            ir: N x 1 x H x W float in [0, 1].
+            vis_rgb: N x 3 x H x W float in [0, 1] on the 8-bit grid, or uint8.
+
+        Returns:
+            :class:`datamodules.color.ColorFusion`: ``rgb`` N x 3 x H x W and the
+            fused ``y`` N x 1 x H x W (both float32, k / 255), ``vis_y`` fused.
+        """
+        return fuse_color(self.fuse, ir, vis_rgb)
+
     # ----------------------------------------------------------------- test
     def _test_dataset_names(self) -> list[str]:
         datamodule = getattr(self.trainer, "datamodule", None)
@@ -128,7 +148,16 @@ class FusionModule(L.LightningModule):
 
     # -------------------------------------------------------------- predict
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
-        """Fuse a batch; returns ``{"fused": N x 1 x H x W in [0, 1], "pair_id": [...], "dataset": [...]}``."""
+        """Fuse a batch; returns ``{"fused": N x 1 x H x W in [0, 1], "pair_id": [...], "dataset": [...]}``.
+
+        A batch with ``"vis_rgb"`` (``FusionDataModule(color=True)``; its ``"vis"``
+        is the visible Y) also returns ``"fused_rgb"``: the fused Y put back with
+        the visible chroma, N x 3 x H x W float on the 8-bit grid
+        (:func:`datamodules.color.merge_luminance`).
+        """
         check_pair(batch["ir"], batch["vis"])
         fused = self.fuse(batch["ir"], batch["vis"]).clamp(0, 1)
-        return {"fused": fused, "pair_id": batch.get("pair_id"), "dataset": batch.get("dataset")}
+        out = {"fused": fused, "pair_id": batch.get("pair_id"), "dataset": batch.get("dataset")}
+        if "vis_rgb" in batch:
+            out["fused_rgb"] = merge_luminance(fused, batch["vis_rgb"])
+        return out

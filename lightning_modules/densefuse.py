@@ -2,7 +2,8 @@
 
 An auto-encoder trained to reconstruct single gray images: encoder C1 + a
 three-layer dense block (64 feature maps phi), decoder C2..C5. At test time the
-phi of IR and VIS are fused (addition or l1-norm) and decoded.
+phi of IR and VIS are fused and decoded: by default their mean, as the authors'
+PyTorch test code (``fusion_strategy.py``: its "addition" is ``(en_ir + en_vis) / 2``).
 
 Follows ``shared/spec/methods.md`` section 3. Decisions and deviations:
 
@@ -18,10 +19,29 @@ Follows ``shared/spec/methods.md`` section 3. Decisions and deviations:
   ``net.DB1.denseblock.{0,1,2}.dense_conv.conv2d.*``, ``net.conv{2..5}.conv2d.*``);
 * MS-COCO is not available here: training uses any gray single images (by
   default the IR and VIS images of ``flir_train`` used as unpaired images).
+
+**Fusion rule.** ``fusion_strategy="mean"`` (default) is the PyTorch port's
+``(phi_IR + phi_VIS) / 2``; ``"addition"`` is the paper's and the TF1 code's sum
+phi_IR + phi_VIS. The decoder is close to linear in phi, so the sum decodes to
+about IR + VIS and saturates: with the authors' PyTorch weights, 53.6 % of TNO
+pair 1's pixels clip at 255 and 31.8 % of all 40 TNO pairs' (the mean rule:
+0.0013 %, 149 pixels), and so do the benchmark's own trainings (54 % on pair 1
+in the quick profile). ``"l1_norm"`` is the paper's l1-norm rule (L1FUSE).
+
+**The authors' weights** (:meth:`DenseFuse.from_official`, ``densefuse-pytorch/models/densefuse_gray.model``):
+the 16 tensors load into :class:`DenseFuseNet` under the port's own names. They
+reconstruct the 80 TNO test images (IR and VIS; clamped, rounded) with a mean
+absolute error of 0.001 gray levels (RMSE 0.056; 99.976 % of the pixels within
+one level; the rest at image corners and borders and in near-black regions, up
+to 91 levels at a corner of TNO pair 7), measured by
+``python -m benchmarks.verify.densefuse_official``. The port's C5 has a ReLU
+and its test code truncates to uint8 (which costs one level almost everywhere:
+mean error 0.96); here C5 is linear and the output clamped and rounded.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -36,7 +56,7 @@ from .registry import register_method
 
 __all__ = ["DenseFuse", "DenseFuseNet", "FUSION_STRATEGIES"]
 
-FUSION_STRATEGIES = ("addition", "mean", "l1_norm")
+FUSION_STRATEGIES = ("mean", "addition", "l1_norm")
 SSIM_WEIGHTS = (1.0, 10.0, 100.0, 1000.0)
 
 
@@ -112,15 +132,18 @@ class DenseFuse(FusionModule):
     Loss = MSE(O, I) + ssim_weight (1 - SSIM(O, I)) on the [0, 255] scale.
 
     Args:
-        fusion_strategy: ``"addition"`` phi_I + phi_V (the paper), ``"mean"``
-            (phi_I + phi_V) / 2 (the PyTorch port), or ``"l1_norm"`` (L1FUSE:
+        fusion_strategy: ``"mean"`` (default) (phi_I + phi_V) / 2, the authors'
+            PyTorch test code; ``"addition"`` phi_I + phi_V, the paper and TF1 code
+            (saturates: see the module docstring); or ``"l1_norm"`` (L1FUSE:
             l1 activity over channels, block average r = 1, ratio weights).
         ssim_weight: lambda, one of 1, 10, 100, 1000 (the paper's four models;
             the authors' demos use 100).
         lr: Adam learning rate (1e-4, constant).
     """
 
-    def __init__(self, fusion_strategy: str = "addition", ssim_weight: float = 100.0, lr: float = 1e-4) -> None:
+    official_weights = "densefuse_weights"
+
+    def __init__(self, fusion_strategy: str = "mean", ssim_weight: float = 100.0, lr: float = 1e-4) -> None:
         super().__init__()
         if fusion_strategy not in FUSION_STRATEGIES:
             raise ValueError(f"fusion_strategy must be one of {FUSION_STRATEGIES}, got {fusion_strategy!r}")
@@ -128,6 +151,49 @@ class DenseFuse(FusionModule):
             raise ValueError(f"ssim_weight (lambda) must be one of {SSIM_WEIGHTS}, got {ssim_weight!r}")
         self.save_hyperparameters()
         self.net = DenseFuseNet()
+
+    @classmethod
+    def from_official(cls, path: str | Path | None = None, data_root: str | Path | None = None,
+                      **kwargs: Any) -> "DenseFuse":
+        """The model with the authors' PyTorch weights (``densefuse_gray.model``), in eval mode.
+
+        Args:
+            path: the weights file; default the released one from the data root
+                (else the user cache), checked against its sha256
+                (``datamodules.weights.weights_path("densefuse", "gray")``).
+            data_root: where to look for it (``--data-root``, else ``$IVIF_BENCH_DATA``).
+            **kwargs: hyper-parameters (``fusion_strategy``; default the port's mean).
+
+        The file is a state dict of the port's ``DenseFuse_net``: its 16 tensors
+        (``conv1.conv2d.*``, ``DB1.denseblock.{0,1,2}.dense_conv.conv2d.*``,
+        ``conv{2..5}.conv2d.*``) are this model's ``net.`` keys, loaded with ``strict=True``.
+
+        Raises:
+            FileNotFoundError: no such file (the message names the download command).
+            ValueError: the file is not the gray DenseFuse weights (e.g. ``densefuse_rgb.model``).
+        """
+        from datamodules.weights import weights_path
+
+        model = cls(**kwargs)
+        path = Path(path) if path is not None else weights_path("densefuse", "gray", data_root)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file (DenseFuse weights: models/ of "
+                                    "https://github.com/hli1221/densefuse-pytorch)")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file
+            raise ValueError(f"{path}: not a torch weights file ({err})") from None
+        expected = model.net.state_dict()
+        if not isinstance(state, dict) or set(state) != set(expected):
+            found = set(state) if isinstance(state, dict) else set()
+            raise ValueError(f"{path}: not DenseFuse weights (missing keys {sorted(set(expected) - found)[:3]}, "
+                             f"unexpected keys {sorted(found - set(expected))[:3]})")
+        wrong = [k for k, v in state.items() if tuple(v.shape) != tuple(expected[k].shape)]
+        if wrong:
+            raise ValueError(f"{path}: not the gray DenseFuse model: {wrong[0]} is {tuple(state[wrong[0]].shape)}, "
+                             f"expected {tuple(expected[wrong[0]].shape)} (densefuse_rgb.model fuses RGB images)")
+        model.net.load_state_dict(state, strict=True)
+        return model.eval()
 
     def fuse(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
         """Fuse IR and VIS, N x 1 x H x W in [0, 1] (H, W >= 2), into N x 1 x H x W in [0, 1] (clamped)."""

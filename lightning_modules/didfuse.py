@@ -112,6 +112,9 @@ class DIDFuse(FusionModule):
         L = alpha2 f(I, I^) + alpha3 f(V, V^) + tanh(gap(B_I, B_V)) - alpha1 tanh(gap(D_I, D_V))
             + alpha4 mean|Sobel(V) - Sobel(V^)|,     f(X, X^) = MSE(X, X^) + ssim_weight SSIM_K(X, X^)
 
+    Attributes:
+        official_weights: the weights artifact (``datamodules.weights``), ``"didfuse_weights"``.
+
     Args:
         fusion_strategy: test-time rule for each of the four feature pairs:
             ``"sum"`` (default, the paper's choice), ``"average"`` (weighted with
@@ -132,6 +135,8 @@ class DIDFuse(FusionModule):
         lr_interval: ``"epoch"`` (the paper) or ``"step"``: what ``lr_milestones`` count,
             for runs shorter than an epoch.
     """
+
+    official_weights = "didfuse_weights"
 
     def __init__(
         self,
@@ -163,31 +168,42 @@ class DIDFuse(FusionModule):
 
     # ---------------------------------------------------------------- weights
     @classmethod
-    def from_official(cls, encoder_path: str | Path, decoder_path: str | Path, **kwargs: Any) -> "DIDFuse":
+    def from_official(cls, encoder_path: str | Path | None = None, decoder_path: str | Path | None = None,
+                      data_root: str | Path | None = None, **kwargs: Any) -> "DIDFuse":
         """Build the model with the authors' released weights.
 
         Args:
-            encoder_path: ``IVIF-DIDFuse/Models/Encoder_weight_IJCAI.pkl``.
-            decoder_path: ``IVIF-DIDFuse/Models/Decoder_weight_IJCAI.pkl``.
+            encoder_path: ``IVIF-DIDFuse/Models/Encoder_weight_IJCAI.pkl``; default the
+                released file from the data root (else the user cache), checked
+                against its sha256 (``datamodules.weights.weights_path("didfuse", "encoder")``).
+            decoder_path: ``IVIF-DIDFuse/Models/Decoder_weight_IJCAI.pkl``; default likewise.
+            data_root: where to look for the released files (``--data-root``, else
+                ``$IVIF_BENCH_DATA``, else the user cache dir).
             **kwargs: hyper-parameters (e.g. ``fusion_strategy``).
 
         The files hold ``{"weight": state_dict, "epoch": 120}``; their keys
         ``covN.covN.<idx>.<param>`` are this model's ``encoder.`` / ``decoder.``
         keys, loaded with ``strict=True``. Returns the model in eval mode.
+
+        Raises:
+            FileNotFoundError: a missing file (for a released one, the message names
+                the command that fetches it).
+            ValueError: not the DIDFuse weights, or a released file that is altered.
         """
+        from datamodules.weights import weights_path
+
         model = cls(**kwargs)
-        for path, module in ((encoder_path, model.encoder), (decoder_path, model.decoder)):
+        paths = (encoder_path if encoder_path is not None else weights_path("didfuse", "encoder", data_root),
+                 decoder_path if decoder_path is not None else weights_path("didfuse", "decoder", data_root))
+        for path, module in zip(paths, (model.encoder, model.decoder)):
             module.load_state_dict(_read_official_state(path, module), strict=True)
         return model.eval()
 
     @classmethod
     def from_data_root(cls, data_root: str | Path | None = None, **kwargs: Any) -> "DIDFuse":
-        """:meth:`from_official` with the two files under the data root (``--data-root``,
-        else ``$IVIF_BENCH_DATA``, else the user cache dir): ``OFFICIAL_ENCODER`` / ``OFFICIAL_DECODER``."""
-        from datamodules.datasets import resolve_data_root
-
-        root = resolve_data_root(data_root)
-        return cls.from_official(root / OFFICIAL_ENCODER, root / OFFICIAL_DECODER, **kwargs)
+        """:meth:`from_official` with the released files under the data root (``--data-root``,
+        else ``$IVIF_BENCH_DATA``), else the user cache dir: ``OFFICIAL_ENCODER`` / ``OFFICIAL_DECODER``."""
+        return cls.from_official(data_root=data_root, **kwargs)
 
     # ----------------------------------------------------------------- fusion
     def fuse_features(self, features_ir: Sequence[torch.Tensor], features_vis: Sequence[torch.Tensor]) -> list[torch.Tensor]:

@@ -26,6 +26,7 @@ from . import piella  # noqa: F401  Q, Qw, Qe
 from . import chen_blum  # noqa: F401  Qcb
 from . import chen_varshney  # noqa: F401  Qcv
 from . import conventions  # noqa: F401  vifb, cddfuse, tang (last: they reuse the default metrics)
+from . import tang2022  # noqa: F401  tang2022 (after conventions: it reuses tang's metrics)
 
 __all__ = ["FusionMetric", "MetricInfo", "create_collection", "get_metric", "get_metric_info",
            "list_conventions", "list_metrics", "register_metric"]

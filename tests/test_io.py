@@ -1,5 +1,7 @@
 """The shared image I/O helpers on real files."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -68,3 +70,32 @@ def test_atomic_write_leaves_old_file_on_error(tmp_path):
             raise RuntimeError("killed")
     assert target.read_text() == "old\n"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_alpha_channel_is_dropped_with_a_warning_naming_the_file(tmp_path, data_root):
+    rgb = read_image(data_root / "VIFB/input/VI/fight.jpg", mode="rgb")[:40, :50]
+    alpha = np.full(rgb.shape[:2], 128, np.uint8)
+    rgba = tmp_path / "rgba.png"
+    Image.fromarray(np.dstack([rgb, alpha]), mode="RGBA").save(rgba)
+    with pytest.warns(UserWarning, match=r"rgba.png: alpha channel dropped \(RGBA image with transparency read as RGB"):
+        assert np.array_equal(read_image(rgba, mode="native"), rgb)  # values as stored, not composited
+    la = tmp_path / "la.png"
+    Image.fromarray(np.dstack([rgb[..., 0], alpha]), mode="LA").save(la)
+    with pytest.warns(UserWarning, match=r"la.png: alpha channel dropped \(LA image .* read as gray"):
+        assert np.array_equal(read_image(la), rgb[..., 0])
+    plain = tmp_path / "plain.png"
+    Image.fromarray(rgb).save(plain)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no alpha, no warning
+        read_image(plain)
+
+
+def test_save_png_writes_rgb_and_uint8_levels(tmp_path, data_root):
+    rgb = read_image(data_root / "VIFB/input/VI/fight.jpg", mode="rgb")[:30, :40]
+    chw = torch.from_numpy(rgb.transpose(2, 0, 1).copy())
+    for name, image in (("a", chw.float()[None] / 255), ("b", chw), ("c", chw.double() / 255)):
+        path = save_png(tmp_path / f"{name}.png", image)
+        with Image.open(path) as written:
+            assert written.mode == "RGB" and np.array_equal(np.asarray(written), rgb)
+    gray = save_png(tmp_path / "g.png", torch.from_numpy(rgb[..., 0].copy()))  # uint8: levels as they are
+    assert np.array_equal(read_image(gray), rgb[..., 0])

@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from benchmarks.cli import UserError
-    from benchmarks.leaderboard import read_results, write_leaderboard
+    from benchmarks.report.leaderboard import write_leaderboard
+    from benchmarks.report.results import read_results
 
     if args.out is None and len(args.runs) > 1:
         raise UserError("several run dirs: name the output folder with --out")

@@ -25,9 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from benchmarks.commands.run import _split, parse_pairs
-    from benchmarks.plots import plot_run
-
-    from benchmarks.plots import KINDS
+    from benchmarks.report.plots import KINDS, plot_run
 
     paths = plot_run(args.run, pairs=parse_pairs(args.pairs), methods=_split(args.methods), out_dir=args.out,
                      kinds=args.kind or KINDS)

@@ -32,7 +32,8 @@ import sys
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from benchmarks.commands.run import _devices
     from benchmarks.profiles import PROFILES
-    from benchmarks.study import EXECUTORS, FIGURE5_METRICS
+    from benchmarks.report.facts import HEADLINE_METRICS
+    from benchmarks.study.plan import EXECUTORS
     from benchmarks.tracking import MODES
 
     what = parser.add_argument_group("the study")
@@ -48,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--limit-pairs", type=int, default=None,
                       help="only the first N pairs of each test set (default: the profile's: smoke 2, else all)")
     what.add_argument("--metrics", default=None,
-                      help=f"comma-separated metrics (default: Figure 5's {','.join(FIGURE5_METRICS)})")
+                      help=f"comma-separated metrics (default: Figure 5's {','.join(HEADLINE_METRICS)})")
     what.add_argument("--convention", default="default", help="metric convention (default: default)")
     what.add_argument("--competitors", default=None, metavar="RUN_DIR",
                       help="an `ivif-bench run` dir: rank every run against its methods (best / second-best lines)")
@@ -105,7 +106,7 @@ def options_from(args: argparse.Namespace):
 def main(args: argparse.Namespace) -> int:
     import os
 
-    from benchmarks.runner import TRAIN_ONLY_ENV
+    from benchmarks.run import TRAIN_ONLY_ENV
     from benchmarks.study import plan_study, run_study
 
     rank_zero = not os.environ.get(TRAIN_ONLY_ENV)

@@ -123,7 +123,7 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def options_from(args: argparse.Namespace):
-    from benchmarks.runner import RunOptions
+    from benchmarks.run.plan import RunOptions
 
     return RunOptions(
         out=args.out, methods=_split(args.methods), datasets=_split(args.datasets), seeds=parse_seeds(args.seed),
@@ -136,7 +136,7 @@ def options_from(args: argparse.Namespace):
 
 
 def main(args: argparse.Namespace) -> int:
-    from benchmarks.runner import TRAIN_ONLY_ENV, plan_run, run
+    from benchmarks.run import TRAIN_ONLY_ENV, plan_run, run
 
     rank_zero = not os.environ.get(TRAIN_ONLY_ENV)
     plan = plan_run(options_from(args), announce=print if rank_zero else None)

@@ -29,7 +29,6 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import check_inputs, compute_dtype, to_255
-from ._filters import box_mean_valid
 from .average_gradient import matlab_gradient
 from .entropy import gray_levels
 from .mse import mean_squared_error
@@ -203,18 +202,31 @@ def cddfuse_vif(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> tor
     return torch.where(torch.isnan(per_source), 1.0, per_source).sum(dim=1)
 
 
+def _uniform7_float32(x: torch.Tensor) -> torch.Tensor:
+    """scipy ``uniform_filter(x, 7)`` on a float32 image, 'valid' part: per axis (H, then W) the 7-pixel
+    mean is formed in float64 (scipy's line buffers) and stored as float32, as scipy does."""
+    x = F.avg_pool2d(x.double(), (7, 1), stride=1).float()
+    return F.avg_pool2d(x.double(), (1, 7), stride=1).float()
+
+
 def _skimage_legacy_ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """skimage 0.19 ``structural_similarity(x, y)`` on float input: 7 x 7 uniform window, sample
+    """skimage 0.19 ``structural_similarity(x, y)`` on float32 input: 7 x 7 uniform window, sample
     covariance (x 49 / 48), ``data_range = 2`` (the float dtype range -1..1), mean over the
-    windows inside the image. x, y: N x 1 x H x W on the 0-255 scale; returns N values."""
+    windows inside the image. x, y: N x 1 x H x W on the 0-255 scale; returns N values.
+
+    Computed in **float32** at the reference's rounding points (flat-region fix, issue #19 item 5):
+    with C1 = 4e-4 and C2 = 3.6e-3 the SSIM of a window where both images are flat is set by the
+    float32 rounding residues of the variances (about 1e-3 at level 255), so a float64 value
+    differs from the reference by up to 3e-4 on images with flat regions; this reproduces
+    scikit-image's float32 arithmetic (same values to ~1e-15 on the DIDFuse TNO pairs)."""
+    x, y = x.float(), y.float()
+    ux, uy, uxx, uyy, uxy = (_uniform7_float32(t) for t in (x, y, x * x, y * y, x * y))
     k1, k2, data_range, window = 0.01, 0.03, 2.0, 7
-    cov_norm = window * window / (window * window - 1)
-    stats = box_mean_valid(torch.cat([x, y, x * x, y * y, x * y], dim=1), window)  # = F.avg_pool2d, faster
-    ux, uy, uxx, uyy, uxy = stats.split(1, dim=1)
+    constants = (window * window / (window * window - 1), (k1 * data_range) ** 2, (k2 * data_range) ** 2)
+    cov_norm, c1, c2 = (torch.tensor(v, dtype=torch.float32, device=x.device) for v in constants)
     vx, vy, vxy = cov_norm * (uxx - ux * ux), cov_norm * (uyy - uy * uy), cov_norm * (uxy - ux * uy)
-    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
     s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-    return s.flatten(1).mean(dim=1)
+    return s.double().flatten(1).mean(dim=1).to(compute_dtype(x.device))
 
 
 def cddfuse_ssim(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
@@ -225,8 +237,9 @@ def cddfuse_ssim(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> to
     ``data_range = 2``, so C1 = (0.01 x 2)^2 and C2 = (0.03 x 2)^2 are ~16000 x smaller
     than for L = 255 (flat regions are not stabilised); the window is 7 x 7 uniform with
     sample covariance (N / (N - 1)), and the two sources are added. (skimage >= 0.20
-    refuses float input without ``data_range``.) Range [-2, 2]. The reference computes in
-    float32: expect about 1e-5 relative difference. NaN with a warning under 7 x 7.
+    refuses float input without ``data_range``.) Range [-2, 2]. Computed in float32 like the
+    reference (see :func:`_skimage_legacy_ssim`): flat regions make the value depend on float32
+    rounding. NaN with a warning under 7 x 7.
     """
     check_inputs(fused, ir, vis)
     height, width = fused.shape[-2:]

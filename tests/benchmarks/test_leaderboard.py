@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from benchmarks.cli import main as cli
-from benchmarks.leaderboard import RESULT_COLUMNS, rank, read_results, summarize, to_latex, to_markdown, write_leaderboard
+from benchmarks.report.leaderboard import rank, summarize, to_latex, to_markdown, write_leaderboard
+from benchmarks.report.results import RESULT_COLUMNS, read_results
 from metrics import get_metric_info
 
 # per-image values: EN (higher is better) and MSE (lower is better) for three methods on two sets

@@ -10,9 +10,9 @@ from matplotlib.patches import Rectangle
 from PIL import Image
 
 from benchmarks.cli import main as cli
-from benchmarks.leaderboard import read_results, summarize
-from benchmarks.plots import auto_zoom_box, bars_figure, per_image_figure, qualitative_figure
-from benchmarks.runner import RunLayout
+from benchmarks.report.leaderboard import summarize
+from benchmarks.report.plots import auto_zoom_box, bars_figure, per_image_figure, qualitative_figure, qualitative_rows
+from benchmarks.report.results import read_results
 from datamodules.datasets import load_pairs, read_pair
 from metrics import get_metric_info
 
@@ -67,7 +67,7 @@ def test_per_image_plot_shows_every_image(run_dir):
 
 
 def test_qualitative_grid_has_a_zoom_box_and_inset_per_image(run_dir):
-    rows = RunLayout(run_dir).qualitative_rows(None, ["average", "max"])
+    rows = qualitative_rows(run_dir, None, ["average", "max"])
     assert [(r.dataset, r.pair_id) for r in rows] == [(d, load_pairs(d)[0].pair_id) for d in DATASETS]
     figure = qualitative_figure(rows)
     main_axes = [ax for ax in figure.axes if ax.get_title() or ax.get_ylabel() or ax.child_axes]

@@ -20,7 +20,8 @@ import torch
 
 from benchmarks import profiles
 from benchmarks.cli import main as cli
-from benchmarks.runner import FULL_DATASETS, SAMPLE_DATASETS, RunLayout, choose_datasets
+from benchmarks.report.results import RunLayout
+from benchmarks.run.plan import FULL_DATASETS, SAMPLE_DATASETS, choose_datasets
 from datamodules.datasets import load_pairs, read_pair
 from datamodules.io import read_image, to_tensor, to_uint8
 from metrics import get_metric_info

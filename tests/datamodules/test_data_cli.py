@@ -8,12 +8,13 @@ from benchmarks.cli import main as cli
 from datamodules.download import manifest_files
 
 
-def test_verify_reports_the_five_real_datasets_complete(data_root, capsys):
+def test_verify_reports_the_seven_real_datasets_complete(data_root, capsys):
     assert cli(["data", "verify", "--data-root", str(data_root)]) == 0
     out = capsys.readouterr().out
     for line in ("tno: complete, 40/40 pairs (80 files)", "flir: complete, 40/40 pairs (80 files)",
                  "nir: complete, 52/52 pairs (104 files)", "flir_train: complete, 180/180 pairs (360 files)",
-                 "roadscene: complete, 221/221 pairs (442 files)"):
+                 "roadscene: complete, 221/221 pairs (442 files)", "vifb: complete, 21/21 pairs (42 files)",
+                 "tang_tno: complete, 42/42 pairs (84 files)"):
         assert line in out
 
 
@@ -51,6 +52,6 @@ def test_list_names_every_dataset(capsys):
     assert cli(["data", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["tno", "flir", "nir", "flir_train", "roadscene", "roadscene_test",
-                                                     "tno_gan_train", "tno_gan_test", "sample_tno", "sample_flir",
-                                                     "sample_nir"]
+                                                     "vifb", "tang_tno", "tno_gan_train", "tno_gan_test", "sample_tno", "sample_flir",
+                                                     "sample_nir", "sample_flir_train"]
     assert "jiayi-ma/RoadScene@3ef68c6" in lines[4] and "embedded" in lines[-1]

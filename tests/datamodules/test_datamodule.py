@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from datamodules import FusionDataModule, load_pairs, read_pair
 from datamodules import transforms as T
+from datamodules.color import rgb_to_ycbcr_tensor, to_levels
 from datamodules.datamodule import EpochSampler
 from datamodules.io import to_tensor
 
@@ -151,3 +154,23 @@ def test_epoch_sampler_passes_the_epoch():
     first = list(shuffled)
     shuffled.set_epoch(2)
     assert list(shuffled) == first and sorted(i - 8 for i in first) == [0, 1, 2, 3]
+
+
+def test_color_test_sets_carry_the_visible_rgb_beside_its_y(data_root):
+    dm = FusionDataModule(train_dataset=None, test_datasets=["vifb", "sample_tno"], test_ids={"vifb": "fight,kettle"},
+                          data_root=str(data_root), color=True)
+    dm.setup("test")
+    vifb, tno = dm.test_dataloader()
+    batch = next(iter(vifb))
+    assert batch["pair_id"] == ["fight"] and batch["vis_rgb"].shape == (1, 3, *batch["vis"].shape[-2:])
+    pair = load_pairs("vifb", data_root, ids="fight")[0]
+    rgb = torch.from_numpy(np.array(Image.open(pair.vis_path))).permute(2, 0, 1).float() / 255
+    assert torch.equal(batch["vis_rgb"][0], rgb)
+    ycc = np.array(Image.open(pair.vis_path).convert("YCbCr"))[..., 0]
+    assert torch.equal(batch["vis"][0, 0], torch.from_numpy(ycc).float() / 255)  # the network's input is Y
+    assert torch.equal(rgb_to_ycbcr_tensor(to_levels(batch["vis_rgb"]))[:, :1], to_levels(batch["vis"]))
+    assert "vis_rgb" not in next(iter(tno))  # a gray set stays gray, batch for batch as before
+    gray = FusionDataModule(train_dataset=None, test_datasets=["vifb"], test_ids="fight", data_root=str(data_root))
+    gray_batch = next(iter(gray.test_dataloader()[0]))
+    assert set(gray_batch) == {"ir", "vis", "pair_id", "dataset", "modality"}
+    assert torch.equal(gray_batch["vis"], batch["vis"]) and torch.equal(gray_batch["ir"], batch["ir"])

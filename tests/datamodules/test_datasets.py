@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -10,12 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datamodules import DatasetError, get_dataset, list_datasets, load_pairs, read_pair, resolve_data_root
-from datamodules.datasets import SAMPLE_DIR, dataset_ids, dataset_label, load_manifest, natural_key, parse_ids
+from datamodules import DatasetError, get_dataset, list_datasets, load_pairs, read_pair, read_pair_color, resolve_data_root
+from datamodules.datasets import dataset_ids, dataset_label, load_manifest, natural_key, parse_ids
 from datamodules.io import ImageReadError
 
 COUNTS = {"tno": 40, "flir": 40, "nir": 52, "flir_train": 180, "roadscene": 221, "roadscene_test": 41,
-          "tno_gan_train": 30, "tno_gan_test": 10, "sample_tno": 3, "sample_flir": 3, "sample_nir": 2}
+          "vifb": 21, "tang_tno": 42, "tno_gan_train": 30, "tno_gan_test": 10, "sample_tno": 3, "sample_flir": 3, "sample_nir": 2,
+          "sample_flir_train": 8}
 TNO = "IVIF-DIDFuse/Datasets/Test_data_TNO"
 FLIR = "IVIF-DIDFuse/Datasets/Test_data_FLIR"
 
@@ -61,22 +61,65 @@ def test_roadscene_ids_and_test_split(data_root):
     assert np.array_equal(np.asarray(Image.open(road.ir_path)), np.asarray(Image.open(flir_train.ir_path)))
 
 
-def test_roadscene_visible_is_resized_to_the_infrared_size(data_root):
+def test_roadscene_visible_is_the_low_resolution_crop_of_the_infrared_size(data_root):
     with pytest.warns(UserWarning, match="Thumbs.db"):
         pair = load_pairs("roadscene", data_root, ids="FLIR_00006")[0]
+    assert pair.vis_path.parent.name == "crop_LR_visible" and not pair.resize_vis
     with Image.open(pair.vis_path) as vis, Image.open(pair.ir_path) as ir:
-        assert vis.size != ir.size  # crop_HR_visible is high resolution
+        assert vis.size == ir.size and vis.mode == "RGB"  # no resize: the files are registered at the IR size
         ir_size = ir.size
     ir, vis = read_pair(pair)
     assert ir.dtype == vis.dtype == np.uint8 and ir.shape == vis.shape == (ir_size[1], ir_size[0])
+    # flir_train is RoadScene's cropinfrared + crop_LR_visible, byte for byte
+    manifest, train = load_manifest("roadscene"), load_manifest("flir_train")
+    assert manifest["vis_mean_abs_diff"] == 0.0
+    for rid, fid in manifest["flir_train_ids"].items():
+        assert manifest["files"][f"crop_LR_visible/{rid}.jpg"] == train["files"][f"Datasets/Train_data_FLIR/VIS/VIS/VIS{fid}.jpg"]
 
 
-def test_read_pair_grays_rgb_with_pil_luma(data_root):
+def test_vifb_and_tang_tno(data_root):
+    vifb = load_pairs("vifb", data_root)
+    assert [p.pair_id for p in vifb][:3] == ["carLight", "carShadow", "carWhite"]
+    assert all(p.ir_path.name == p.vis_path.name == f"{p.pair_id}.jpg" for p in vifb)
+    assert (vifb[0].ir_path.parent.name, vifb[0].vis_path.parent.name) == ("IR", "VI")
+    manifest = load_manifest("vifb")
+    assert manifest["commit"] == "22b2ea9d91499cc5962d9bdcae9c290270f0fade" and len(manifest["files"]) == 42
+    tang = load_pairs("tang_tno", data_root)
+    assert [p.pair_id for p in tang] == [f"{k:02d}" for k in range(1, 43)]
+    assert (tang[0].ir_path.name, tang[0].vis_path.parent.name) == ("01.png", "vi")
+    assert load_manifest("tang_tno")["commit"].startswith("5d6c43a")
+    assert [p.pair_id for p in load_pairs("tang_tno", data_root, ids="01-03,40")] == ["01", "02", "03", "40"]
+    ir, vis = read_pair(tang[4])  # RGB files with equal channels: read as the gray they are
+    assert ir.ndim == vis.ndim == 2 and np.array_equal(vis, np.asarray(Image.open(tang[4].vis_path))[..., 0])
+
+
+@pytest.mark.parametrize("name", ["tno", "flir", "nir", "flir_train", "roadscene", "vifb", "tang_tno"])
+def test_vis_color_flag_matches_the_files(name, data_root):
+    """``vis_color`` says whether the visible files are colour (channels that differ), checked on 3 pairs each."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pairs = load_pairs(name, data_root)
+    for pair in pairs[:: max(1, len(pairs) // 3)][:3]:
+        with Image.open(pair.vis_path) as image:
+            pixels = np.asarray(image.convert("RGB")).astype(int)
+        colour = image.mode == "RGB" and bool(np.ptp(pixels, axis=2).any())
+        assert colour == get_dataset(name).vis_color, (name, pair.pair_id)
+
+
+def test_read_pair_takes_the_ycbcr_y_of_colour_and_gray_files_as_they_are(data_root):
     pair = load_pairs("flir_train", data_root, ids="1")[0]
     ir, vis = read_pair(pair)
-    with Image.open(pair.vis_path) as image:
-        assert image.mode == "RGB"
-        assert np.array_equal(vis, np.asarray(image.convert("L")))
+    with Image.open(pair.vis_path) as image, Image.open(pair.ir_path) as ir_image:
+        assert image.mode == "RGB" and ir_image.mode == "L"
+        assert np.array_equal(vis, np.asarray(image.convert("YCbCr"))[..., 0])
+        assert np.array_equal(ir, np.asarray(ir_image))
+        assert np.array_equal(read_pair_color(pair)[2], np.asarray(image))
+    for name, ids in (("tno", "1,40"), ("flir", "1"), ("nir", "52"), ("tang_tno", "07")):  # gray sets: the file's values
+        pair = load_pairs(name, data_root, ids=ids)[0]
+        ir, vis, vis_rgb = read_pair_color(pair)
+        assert vis_rgb is None
+        assert np.array_equal(vis, np.asarray(Image.open(pair.vis_path).convert("L")))
+        assert np.array_equal(ir, np.asarray(Image.open(pair.ir_path).convert("L")))
 
 
 def test_ids_selection(data_root):
@@ -175,27 +218,14 @@ def test_corrupt_and_truncated_images_name_the_file(tmp_path, data_root):
 
 def test_empty_and_unknown(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DatasetError, match="empty folder"):
+    with pytest.raises(DatasetError, match=r"empty: not a dataset folder: found nothing \(an empty folder\)"):
         load_pairs(tmp_path / "empty")
     (tmp_path / "stray").mkdir()
     (tmp_path / "stray" / "photo.png").write_bytes(b"")
-    with pytest.raises(DatasetError, match="no ir/ and vis/ folders and no IR"):
+    with pytest.raises(DatasetError, match=r"stray: not a dataset folder: found 1 image file \(photo.png\); "
+                                           r"a dataset folder holds an infrared and a visible sub-folder \(ir/ \+ vis/"):
         load_pairs(tmp_path / "stray")
     with pytest.raises(KeyError, match="unknown dataset 'tnoo'.*tno"):
         load_pairs("tnoo")
     with pytest.raises(FileNotFoundError, match="no such folder"):
         load_pairs(tmp_path / "absent" / "folder")
-
-
-def test_sample_is_small_real_and_documented():
-    total = sum(p.stat().st_size for p in SAMPLE_DIR.rglob("*") if p.is_file())
-    assert total < 5 * 2**20
-    assert "CC BY 4.0" in (SAMPLE_DIR / "SOURCE.md").read_text()
-    for name in ("sample_tno", "sample_flir", "sample_nir"):
-        manifest = load_manifest(name)
-        parent = load_manifest(name.removeprefix("sample_"))
-        for path, record in manifest["files"].items():  # byte-identical to the upstream files
-            upstream = {"tno": "Datasets/Test_data_TNO/", "flir": "Datasets/Test_data_FLIR/",
-                        "nir": "Datasets/Test_data_NIR_Country/"}[name.removeprefix("sample_")]
-            assert parent["files"][upstream + path.split("/", 1)[1]] == record
-    assert json.loads((SAMPLE_DIR.parent / "manifests" / "tno.json").read_text())["commit"].startswith("5f28730")

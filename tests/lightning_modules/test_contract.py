@@ -56,3 +56,30 @@ def test_fuse_refuses_mismatched_inputs(name, odd_pair):
     ir, vis = odd_pair
     with pytest.raises(ValueError):
         create_method(name).eval().fuse(ir, vis[..., :-1])
+
+
+@pytest.fixture(scope="module")
+def colour_pair(data_root):
+    """A real VIFB colour pair (``fight``) cropped to 97 x 131: IR N x 1, VIS RGB N x 3 (k / 255)."""
+    from datamodules import load_pairs, read_pair_color
+
+    ir, _, vis_rgb = read_pair_color(load_pairs("vifb", data_root, ids="fight")[0])
+    ir = to_tensor(ir)[None, :, 60:60 + ODD[0], 80:80 + ODD[1]]
+    vis_rgb = torch.from_numpy(vis_rgb.transpose(2, 0, 1).copy())[None, :, 60:60 + ODD[0], 80:80 + ODD[1]]
+    return ir, vis_rgb.float() / 255
+
+
+@pytest.mark.parametrize("name", list_methods())
+def test_fuse_color_fuses_the_visible_y(name, colour_pair):
+    from datamodules.color import rgb_to_ycbcr_tensor, to_levels, ycbcr_to_rgb_tensor
+
+    model = create_method(name).eval()
+    ir, vis_rgb = colour_pair
+    ycbcr = rgb_to_ycbcr_tensor(to_levels(vis_rgb))
+    with torch.no_grad():
+        out = model.fuse_color(ir, vis_rgb)
+        fused = model.fuse(ir, ycbcr[:, :1].float() / 255)
+        predicted = model.predict_step({"ir": ir, "vis": ycbcr[:, :1].float() / 255, "vis_rgb": vis_rgb}, 0)
+    assert out.rgb.shape == (1, 3, *ODD) and torch.equal(out.y, to_levels(fused).float() / 255)
+    assert torch.equal(out.rgb, ycbcr_to_rgb_tensor(torch.cat([to_levels(fused), ycbcr[:, 1:]], 1)).float() / 255)
+    assert torch.equal(predicted["fused_rgb"], out.rgb) and torch.equal(predicted["fused"], fused.clamp(0, 1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 
@@ -92,3 +93,68 @@ def test_checkpoint_round_trip_is_bit_identical(batch, tmp_path):
     assert restored.hparams.ssim_weight == 10 and restored.hparams.fusion_strategy == "l1_norm"
     with torch.no_grad():
         assert torch.equal(model.eval().fuse(ir, vis), restored.eval().fuse(ir, vis))
+
+
+# ------------------------------------------------------------------ the authors' PyTorch weights
+@pytest.fixture(scope="module")
+def official(data_root):
+    return DenseFuse.from_official(data_root=data_root)
+
+
+@pytest.fixture(scope="module")
+def tno_pair_1(data_root):
+    """A 192 x 256 crop of TNO pair 1 (the bright scene where the sum rule saturates), N = 1."""
+    from datamodules.io import read_image, to_tensor
+
+    folder = data_root / "IVIF-DIDFuse" / "Datasets" / "Test_data_TNO"
+    crop = lambda name: to_tensor(read_image(folder / name))[None, :, 192:384, 256:512]  # noqa: E731
+    return crop("IR1.bmp"), crop("VIS1.bmp")
+
+
+def test_default_rule_is_the_ports_mean():
+    assert DenseFuse().hparams.fusion_strategy == "mean"
+    assert DenseFuse.official_weights == "densefuse_weights"
+
+
+def test_official_weights_load_all_16_tensors_strictly(official, data_root):
+    state = torch.load(data_root / "densefuse-pytorch/models/densefuse_gray.model", map_location="cpu",
+                       weights_only=True)
+    assert len(state) == 16 and not official.training
+    for key, value in state.items():
+        assert torch.equal(official.net.state_dict()[key], value), key
+    assert official.hparams.fusion_strategy == "mean"
+
+
+def test_official_refuses_the_rgb_model_and_foreign_files(data_root, tmp_path):
+    with pytest.raises(ValueError, match=r"densefuse_rgb.model: not the gray DenseFuse model: conv1.conv2d.weight"):
+        DenseFuse.from_official(data_root / "densefuse-pytorch/models/densefuse_rgb.model")
+    with pytest.raises(ValueError, match="IFCNN-MAX.pth: not DenseFuse weights"):
+        DenseFuse.from_official(data_root / "IFCNN/Code/snapshots/IFCNN-MAX.pth")
+    with pytest.raises(FileNotFoundError, match="nothing.model: no such file"):
+        DenseFuse.from_official(tmp_path / "nothing.model")
+
+
+def test_official_weights_reconstruct_and_the_sum_rule_saturates(official, tno_pair_1, data_root):
+    from datamodules.io import to_uint8
+
+    ir, vis = tno_pair_1
+    with torch.no_grad():
+        for image in (ir, vis):
+            recon = torch.round(official.net(image * 255).clamp(0, 255))
+            assert (recon - image * 255).abs().mean() < 0.5  # gray levels (0.001 over all of TNO)
+        fused = {rule: to_uint8(DenseFuse.from_official(data_root=data_root, fusion_strategy=rule).fuse(ir, vis))
+                 for rule in ("mean", "addition")}
+    assert (fused["addition"] == 255).mean() > 0.3  # the paper's sum decodes to about IR + VIS
+    assert (fused["mean"] == 255).mean() < 0.01
+
+
+
+def test_verification_script_on_the_smallest_tno_pair(capsys, data_root):
+    from benchmarks.verify.densefuse_official import bytescale, main
+
+    assert main(["--data-root", str(data_root), "--ids", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "reconstruction of TNO (2 images)" in out and "PASS" in out
+    assert [line.split()[0] for line in out.splitlines() if line.startswith("  ") and "%" in line][-3:] == \
+        ["mean", "addition", "l1_norm"]
+    assert bytescale(np.array([[2.0, 4.0], [3.0, 6.0]])).tolist() == [[0, 128], [64, 255]]

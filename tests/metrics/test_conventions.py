@@ -4,7 +4,7 @@ Every check runs on real TNO images (DIDFuse's released fused outputs against th
 sources), as a batch of two, and states what sets the convention apart: a factor, an
 offset, a different normaliser, or sameness with ``default`` where the reference code
 computes the default formula. The reference codes themselves are compared in
-``benchmarks/octave_reference.py`` (Octave and Python, not part of the test suite).
+``benchmarks/verify/octave_reference.py`` (Octave and Python, not part of the test suite).
 """
 
 from __future__ import annotations
@@ -216,7 +216,8 @@ def test_vifb_ssim_is_the_sum_of_the_two_sources(batch):
 
 def test_cddfuse_ssim_is_skimage_with_its_legacy_float_defaults(batch):
     fused, ir, vis = batch
-    expected = [sum(structural_similarity(fused[i, 0].numpy() * 255, src[i, 0].numpy() * 255, data_range=2)
+    # Evaluator.py hands skimage float32 images (image_read_cv2), so skimage computes in float32
+    expected = [sum(structural_similarity(*(np.float32(x[i, 0].numpy() * 255) for x in (fused, src)), data_range=2)
                     for src in (ir, vis)) for i in range(2)]
     cddfuse = _value("SSIM", "cddfuse", batch)
     assert _close(cddfuse, expected, rtol=1e-9)
@@ -293,8 +294,8 @@ def test_evaluate_convention_all_gives_one_row_per_metric_and_convention(data_ro
     assert code == 0
     rows = pd.read_csv(out, dtype={"image": str})
     assert sorted(zip(rows.metric, rows.convention)) == sorted(
-        [("MI", c) for c in ("default", "cddfuse", "tang", "vifb")]
-        + [("PSNR", c) for c in ("default", "cddfuse", "tang", "vifb")] + [("CE", "vifb")])
+        [("MI", c) for c in ("default", "cddfuse", "tang", "tang2022", "vifb")]
+        + [("PSNR", c) for c in ("default", "cddfuse", "tang", "tang2022", "vifb")] + [("CE", "vifb")])
     mi = rows[rows.metric == "MI"].set_index("convention")["value"]
     assert mi["cddfuse"] == pytest.approx(mi["default"] * math.log(2), rel=1e-12)
     printed = capsys.readouterr().out

@@ -4,7 +4,7 @@ The reference values were computed by GNU Octave 7.3 (with the image package, pl
 MATLAB's ``freqspace`` / ``blkproc`` written out where Octave lacks them) running
 ``xingchenzhang/VIFB`` ``metrics/metrics*.m`` (commit 5d29ee7) as
 ``metricsX(VIS, IR, F)`` on TNO pair 3 and DIDFuse's released F3.png; see
-``benchmarks/octave_reference.py`` to recompute them.
+``benchmarks/verify/octave_reference.py`` to recompute them.
 """
 
 from __future__ import annotations

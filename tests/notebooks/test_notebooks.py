@@ -20,7 +20,8 @@ import pytest
 from nbclient import NotebookClient
 
 from benchmarks import cli
-from benchmarks.leaderboard import per_image_table, read_results
+from benchmarks.report.leaderboard import per_image_table
+from benchmarks.report.results import read_results
 from benchmarks.study import StudyError, read_study
 from datamodules.datasets import load_pairs, read_pair
 from datamodules.io import save_png, to_tensor

@@ -22,7 +22,7 @@ It prints the largest relative difference per (metric, convention) over the pair
 Octave's time for Qcb and Qcv against ivif-bench's (one CPU thread, best of 5; Octave runs each once).
 
 Example:
-    python -m benchmarks.octave_reference --pairs 1,3 --references /tmp/refs --out /tmp/octave.md
+    python -m benchmarks.verify.octave_reference --pairs 1,3 --references /tmp/refs --out /tmp/octave.md
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ with the project's 8-bit rule (rint(clamp(y, 0, 1) * 255)), is compared with
 share of pixels within one gray level, max and mean |difference|, and exits 1
 when a set is under 99.9 %.
 
-  python benchmarks/didfuse_official.py --data-root ../shared/data
-  python benchmarks/didfuse_official.py --data-root ../shared/data --datasets tno --ids 1-4 --device cuda
+  python benchmarks/verify/didfuse_official.py --data-root ../shared/data
+  python benchmarks/verify/didfuse_official.py --data-root ../shared/data --datasets tno --ids 1-4 --device cuda
 
 All 132 pairs take about 15 minutes on 2 CPU cores (a few seconds on a GPU).
 """

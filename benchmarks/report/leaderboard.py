@@ -12,7 +12,7 @@ the seeds and ``n`` counts the seeds (``n_images`` is kept beside it).
 
 Example:
     >>> import pandas as pd
-    >>> from benchmarks.leaderboard import summarize
+    >>> from benchmarks.report.leaderboard import summarize
     >>> rows = pd.DataFrame({"method": ["max", "max"], "seed": [0, 0], "dataset": ["tno", "tno"],
     ...                      "image": ["1", "2"], "metric": ["EN", "EN"], "value": [6.0, 7.0],
     ...                      "convention": ["default", "default"]})
@@ -25,83 +25,23 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
+from benchmarks.report.facts import metric_facts
+from benchmarks.report.results import RESULT_COLUMNS
 from datamodules.io import atomic_write
 
-__all__ = ["RESULT_COLUMNS", "SUMMARY_COLUMNS", "per_image_table", "read_results", "rank", "summarize", "to_latex",
+__all__ = ["SUMMARY_COLUMNS", "method_order", "metric_order", "per_image_table", "rank", "summarize", "to_latex",
            "to_markdown", "write_leaderboard"]
 
-#: columns of every per-image results file (one row per method, seed, dataset, image, metric)
-RESULT_COLUMNS = ["method", "seed", "dataset", "image", "metric", "value", "convention"]
 #: columns of ``leaderboard.csv``
 SUMMARY_COLUMNS = ["method", "dataset", "metric", "convention", "mean", "std", "n", "n_seeds", "n_images",
                    "higher_is_better", "unit"]
-KEY = ["method", "seed", "dataset", "image", "metric", "convention"]
 REFERENCE_METHODS = ("average", "max")
 DECIMALS = 3
-
-
-def read_results(run_dirs: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.DataFrame:
-    """Per-image results of one or several run dirs (their ``results.csv``), one row per key.
-
-    Rows repeated with the same value across runs (the reference rules in two
-    runs of one seed) are kept once.
-
-    Raises:
-        FileNotFoundError: a run dir without ``results.csv``.
-        ValueError: the same (method, seed, dataset, image, metric, convention)
-            with different values in two runs.
-    """
-    if isinstance(run_dirs, (str, os.PathLike)):
-        run_dirs = [run_dirs]
-    frames = []
-    for run in run_dirs:
-        path = Path(run) / "results.csv"
-        if not path.is_file():
-            raise FileNotFoundError(f"{run}: no results.csv here; is it an ivif-bench run dir (ivif-bench run --out DIR)?")
-        frame = read_results_file(path)
-        frame["run"] = str(run)
-        frames.append(frame)
-    if not frames:
-        raise ValueError("no run dir given")
-    results = pd.concat(frames, ignore_index=True)
-    repeated = results[results.duplicated(KEY, keep=False)]
-    if not repeated.empty:
-        spread = repeated.groupby(KEY)["value"].agg(lambda v: np.nanmax(v) - np.nanmin(v) if v.notna().any() else 0.0)
-        conflict = spread[spread.abs() > 1e-9]
-        if not conflict.empty:
-            key = dict(zip(KEY, conflict.index[0]))
-            runs = ", ".join(repeated.set_index(KEY).loc[conflict.index[0], "run"].astype(str))
-            raise ValueError(f"runs {runs} disagree on {key}; combine runs with different seeds or methods only")
-    return results.drop_duplicates(KEY).drop(columns="run").reset_index(drop=True)
-
-
-def read_results_file(path: str | os.PathLike) -> pd.DataFrame:
-    """One per-image results CSV, checked for the :data:`RESULT_COLUMNS`."""
-    path = Path(path)
-    try:
-        frame = pd.read_csv(path, dtype={"image": str, "method": str, "dataset": str, "metric": str, "convention": str})
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise ValueError(f"{path}: not a readable results CSV ({err})") from None
-    missing = [c for c in RESULT_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(RESULT_COLUMNS)}")
-    return frame[RESULT_COLUMNS]
-
-
-def _metric_facts(metric: str, convention: str) -> tuple[bool, str, str]:
-    """(higher_is_better, unit, definition) from the metric registry; unknown metrics rank up."""
-    try:
-        from metrics import get_metric_info
-
-        info = get_metric_info(metric, convention)
-    except KeyError:
-        return True, "", "(not in this installation's metric registry)"
-    return bool(info.higher_is_better), info.unit, info.definition
 
 
 def method_order(methods: Iterable[str]) -> list[str]:
@@ -138,7 +78,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for key, facts in n_seeds.iterrows():
         stats = over_seeds.loc[key] if facts["n_seeds"] > 1 else over_images.loc[key]
-        higher, unit, _ = _metric_facts(key[2], key[3])
+        higher, unit, _ = metric_facts(key[2], key[3])
         rows.append({**dict(zip(group, key)), "mean": stats["mean"], "std": stats["std"], "n": int(stats["n"]),
                      "n_seeds": int(facts["n_seeds"]), "n_images": int(facts["n_images"]),
                      "higher_is_better": higher, "unit": unit})
@@ -179,7 +119,7 @@ def per_image_table(results: pd.DataFrame, dataset: str, sort_by: str | None = N
         return table.loc[sorted(table.index, key=lambda row: (methods.index(row[0]), int(row[1]), _natural(row[2])))]
     if sort_by not in table.columns:
         raise ValueError(f"sort_by={sort_by!r}: not a metric of these results ({', '.join(table.columns)})")
-    higher, _, _ = _metric_facts(sort_by, convention)
+    higher, _, _ = metric_facts(sort_by, convention)
     return table.sort_values(sort_by, ascending=not higher, na_position="last", kind="stable")
 
 
@@ -239,7 +179,7 @@ def _footnote_lines(summary: pd.DataFrame) -> list[tuple[str, str, str, str]]:
     seen = summary[["metric", "convention"]].drop_duplicates().itertuples(index=False)
     lines = []
     for metric, convention in seen:
-        higher, unit, definition = _metric_facts(metric, convention)
+        higher, unit, definition = metric_facts(metric, convention)
         lines.append((metric if convention == "default" else f"{metric} ({convention})",
                       "higher is better" if higher else "lower is better", unit, definition))
     return lines
@@ -329,7 +269,3 @@ def write_leaderboard(out_dir: str | os.PathLike, results: pd.DataFrame, title: 
         handle.write(to_latex(summary, f"{title}: quantitative results."))
     return paths
 
-
-def seeds_of(results: pd.DataFrame) -> Sequence[int]:
-    """The seeds present in ``results``, sorted."""
-    return sorted(int(s) for s in results["seed"].unique())

@@ -26,10 +26,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from benchmarks.leaderboard import method_order, metric_order
+from benchmarks.report.facts import metric_facts
+from benchmarks.report.leaderboard import method_order, metric_order
+from benchmarks.report.results import RunLayout
 
 __all__ = ["QualitativeRow", "auto_zoom_box", "bars_figure", "per_image_figure", "plot_bars", "plot_per_image",
-           "plot_qualitative", "plot_run", "qualitative_figure", "save_figure"]
+           "plot_qualitative", "plot_run", "qualitative_figure", "qualitative_rows", "save_figure"]
 
 FORMATS = ("png", "pdf")
 ZOOM_COLOR = "#ff7f0e"  # orange, as the boxes of DIDFuse Fig. 4
@@ -70,16 +72,6 @@ def _unit_label(unit: str) -> str:
     return unit if unit else "value (no unit)"
 
 
-def _metric_facts(metric: str, convention: str) -> tuple[bool, str]:
-    try:
-        from metrics import get_metric_info
-
-        info = get_metric_info(metric, convention)
-        return bool(info.higher_is_better), info.unit
-    except KeyError:
-        return True, ""
-
-
 def bars_figure(summary: pd.DataFrame, dataset: str) -> Figure:
     """The bar figure of one test set: a panel per metric, a bar per method (mean), error bar = std.
 
@@ -104,7 +96,7 @@ def bars_figure(summary: pd.DataFrame, dataset: str) -> Figure:
         x = np.arange(len(present))
         ax.bar(x, means, yerr=stds, capsize=3, color=[colors[m] for m in present], edgecolor="black",
                linewidth=0.5, error_kw={"elinewidth": 0.8})
-        higher, unit = _metric_facts(metric, convention)
+        higher, unit, _ = metric_facts(metric, convention)
         ax.set_title(_metric_title(metric, convention, higher), fontsize=10)
         ax.set_ylabel(_unit_label(unit), fontsize=8)
         ax.set_xticks(x, present, rotation=45, ha="right", fontsize=8)
@@ -164,7 +156,7 @@ def per_image_figure(results: pd.DataFrame, dataset: str) -> Figure:
         for i, (method, vals) in enumerate(zip(present, values)):
             ax.scatter(i + rng.uniform(-0.18, 0.18, len(vals)), vals, s=8, color=colors[method],
                        edgecolor="black", linewidth=0.3, zorder=3)
-        higher, unit = _metric_facts(metric, convention)
+        higher, unit, _ = metric_facts(metric, convention)
         ax.set_title(_metric_title(metric, convention, higher), fontsize=10)
         ax.set_ylabel(_unit_label(unit), fontsize=8)
         ax.set_xticks(np.arange(len(present)), present, rotation=45, ha="right", fontsize=8)
@@ -295,6 +287,53 @@ def qualitative_figure(rows: Sequence[QualitativeRow], inset_corner: str = "auto
     return figure
 
 
+def qualitative_rows(run_dir: str | os.PathLike, pairs: Mapping[str, Sequence[str]] | None,
+                     methods: Sequence[str]) -> list[QualitativeRow]:
+    """Rows of the qualitative grid from a run dir's done markers and fused PNGs.
+
+    Args:
+        run_dir: an ``ivif-bench run`` output folder.
+        pairs: ``{dataset: [pair_id, ...]}``; default the first pair of each test set.
+        methods: column order; the lowest seed of each method is shown.
+
+    Raises:
+        ValueError: a dataset or pair the run has not evaluated (named).
+    """
+    from datamodules.datasets import Pair, read_pair
+    from datamodules.io import read_image
+
+    layout = RunLayout(run_dir)
+    markers = layout.markers()
+    datasets = layout.datasets()
+    markers.sort(key=lambda m: datasets.index(m["dataset"]))
+    if pairs is None:
+        pairs = {}
+        for marker in markers:
+            pairs.setdefault(marker["dataset"], [marker["pairs"][0]["pair_id"]] if marker["pairs"] else [])
+    unknown = sorted(set(pairs) - set(datasets))
+    if unknown:
+        raise ValueError(f"{layout.root}: no results for dataset(s) {', '.join(unknown)}; the run has {', '.join(datasets)}")
+    rows = []
+    for dataset, pair_ids in pairs.items():
+        chosen: dict[str, dict] = {}
+        for marker in sorted((m for m in markers if m["dataset"] == dataset), key=lambda m: m["seed"]):
+            chosen.setdefault(marker["method"], marker)
+        for pair_id in pair_ids:
+            source = next((p for m in chosen.values() for p in m["pairs"] if p["pair_id"] == str(pair_id)), None)
+            if source is None:
+                raise ValueError(f"{layout.root}: dataset {dataset!r} has no evaluated pair {pair_id!r}")
+            ir, vis = read_pair(Pair(str(pair_id), Path(source["ir_path"]), Path(source["vis_path"]), dataset,
+                                     resize_vis=bool(source.get("resize_vis", False))))
+            fused = {}
+            for method in methods:
+                marker = chosen.get(method)
+                path = layout.root / marker["fused_dir"] / f"{pair_id}.png" if marker else None
+                if path is not None and path.is_file():
+                    fused[method] = read_image(path, mode="gray_strict")
+            rows.append(QualitativeRow(dataset, str(pair_id), ir, vis, fused))
+    return rows
+
+
 def plot_qualitative(rows: Sequence[QualitativeRow], out_stem: str | os.PathLike, *,
                      inset_corner: str = "auto", formats: Sequence[str] = FORMATS) -> list[Path]:
     """:func:`qualitative_figure` saved as ``<out_stem>.png`` / ``.pdf``; returns the files."""
@@ -317,8 +356,8 @@ def plot_run(run_dir: str | os.PathLike, *, pairs: Mapping[str, Sequence[str]] |
         out_dir: default ``run_dir/plots``.
         kinds: which plots: ``bars``, ``per_image``, ``qualitative`` (default all three).
     """
-    from benchmarks.leaderboard import read_results, summarize
-    from benchmarks.runner import RunLayout
+    from benchmarks.report.leaderboard import summarize
+    from benchmarks.report.results import read_results
 
     layout = RunLayout(run_dir)
     results = read_results(layout.root)
@@ -338,7 +377,7 @@ def plot_run(run_dir: str | os.PathLike, *, pairs: Mapping[str, Sequence[str]] |
     if "per_image" in kinds:
         paths += plot_per_image(results, out_dir, formats)
     if "qualitative" in kinds:
-        rows = layout.qualitative_rows(pairs, method_order(results["method"]))
+        rows = qualitative_rows(layout.root, pairs, method_order(results["method"]))
         if rows:
             paths += plot_qualitative(rows, out_dir / "qualitative", formats=formats)
     return paths

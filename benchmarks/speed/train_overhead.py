@@ -11,8 +11,8 @@ machine load hits both alike. The Lightning side is a ``Trainer`` with
 enable_model_summary=False`` (what a benchmark run does not need); the module
 still calls ``self.log`` for its six loss terms, as in every run.
 
-  python benchmarks/train_overhead.py --data-root ../shared/data
-  python benchmarks/train_overhead.py --data-root ../shared/data --batch-size 24 --crop 128 --device cuda
+  python benchmarks/speed/train_overhead.py --data-root ../shared/data
+  python benchmarks/speed/train_overhead.py --data-root ../shared/data --batch-size 24 --crop 128 --device cuda
 
 Prints the median step time of each side, wall clock and process CPU time, and
 the overhead (Lightning / plain - 1); the target is at most 5 %. On a shared,

@@ -8,8 +8,8 @@ clock mostly measures the other processes). Runs on CPU and, when present, on CU
 initialised: the time does not depend on their values, so no checkpoint is
 needed.
 
-  python benchmarks/fuse_speed.py --data-root ../shared/data
-  python benchmarks/fuse_speed.py --data-root ../shared/data --methods didfuse densefuse --devices cpu
+  python benchmarks/speed/fuse_speed.py --data-root ../shared/data
+  python benchmarks/speed/fuse_speed.py --data-root ../shared/data --methods didfuse densefuse --devices cpu
 """
 
 from __future__ import annotations

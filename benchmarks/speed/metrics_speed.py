@@ -14,9 +14,9 @@ on the first ``--fmi-windows`` windows and its time is scaled by the window coun
 in the output). Each baseline value is printed next to ours as a check that both
 compute the same thing. Best of ``--repeats`` runs.
 
-  python benchmarks/metrics_speed.py --data-root ../shared/data
-  python benchmarks/metrics_speed.py --data-root ../shared/data --quick      # 620 x 450 only, 1 run
-  python benchmarks/metrics_speed.py --data-root ../shared/data --threads 1 --clock cpu   # on a busy machine
+  python benchmarks/speed/metrics_speed.py --data-root ../shared/data
+  python benchmarks/speed/metrics_speed.py --data-root ../shared/data --quick      # 620 x 450 only, 1 run
+  python benchmarks/speed/metrics_speed.py --data-root ../shared/data --threads 1 --clock cpu   # on a busy machine
 
 On a machine shared with other jobs, OpenMP threads that spin while waiting make
 every small torch op slow (pass ``--threads 1`` or set ``OMP_WAIT_POLICY=PASSIVE``),
@@ -452,7 +452,7 @@ def benchmark_size(label: str, images, names: list[str], repeats: int, fmi_windo
                    baseline_s=None, baseline_value=None, note="")
         if not _has_baseline(name, convention):
             row["note"] = ("no baseline in this script" if convention == "default" else
-                           f"{convention} formula (checked against its reference by benchmarks/octave_reference.py)")
+                           f"{convention} formula (checked against its reference by benchmarks/verify/octave_reference.py)")
             shown = ours_v
         elif name in FMI_FEATURES:
             feature = FMI_FEATURES[name]

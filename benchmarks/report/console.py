@@ -1,0 +1,81 @@
+"""Console output of the runner and the study: plain lines, progress bars and the one-screen leaderboard."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.report.facts import HEADLINE_METRICS
+
+__all__ = ["Reporter", "print_summary"]
+
+
+
+class Reporter:
+    """Console output: plain lines and rich progress bars (quiet on non-zero ranks)."""
+
+    def __init__(self, progress: bool = True) -> None:
+        from rich.console import Console
+
+        self.console = Console(highlight=False, soft_wrap=True)
+        self.show_progress = progress
+
+    def line(self, text: str) -> None:
+        self.console.print(text, markup=False)
+
+    @contextlib.contextmanager
+    def progress(self, description: str, total: int) -> Iterator[Any]:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        if not self.show_progress:
+            yield lambda: None
+            return
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=self.console, transient=False) as bar:
+            task = bar.add_task(description, total=total)
+            yield lambda: bar.advance(task)
+
+
+
+def print_summary(reporter: Reporter, summary: pd.DataFrame, *, name: str, convention: str, paths: dict[str, Path],
+                  results_path: Path, wandb_mode: str, wandb_project: str, wandb_dir: Path) -> None:
+    """The leaderboard's headline metrics as one rich table (bold best, underlined second), and where the files are."""
+    from rich.table import Table
+
+    from benchmarks.report.leaderboard import method_order, rank
+
+    shown = [m for m in HEADLINE_METRICS if m in set(summary["metric"])] or list(dict.fromkeys(summary["metric"]))[:6]
+    view = summary[summary["metric"].isin(shown) & (summary["convention"] == convention)].copy()
+    view["_rank"] = rank(view)
+    table = Table(title=f"{name}: mean per test set (bold best, underlined second; "
+                        f"all {summary['metric'].nunique()} metrics in leaderboard.md)")
+    table.add_column("dataset")
+    table.add_column("method")
+    for metric in shown:
+        higher = bool(view.loc[view["metric"] == metric, "higher_is_better"].iloc[0])
+        table.add_column(f"{metric} {'↑' if higher else '↓'}", justify="right")
+    for dataset, block in view.groupby("dataset", sort=False):
+        for method in method_order(block["method"]):
+            cells = []
+            for metric in shown:
+                cell = block[(block["method"] == method) & (block["metric"] == metric)]
+                if cell.empty:
+                    cells.append("–")
+                    continue
+                value, place = cell["mean"].iloc[0], cell["_rank"].iloc[0]
+                text = "n/a" if not np.isfinite(value) else f"{value:.3f}"
+                cells.append(f"[bold]{text}[/bold]" if place == 1 else f"[underline]{text}[/underline]" if place == 2 else text)
+            table.add_row(dataset, method, *cells)
+        table.add_section()
+    reporter.console.print(table)
+    reporter.line(f"leaderboard: {paths['md']} (.csv, .tex); per-image results: {results_path}")
+    if wandb_mode == "offline":
+        reporter.line(f"W&B: offline runs in {wandb_dir}; upload with: wandb sync {wandb_dir}/offline-run-*")
+    elif wandb_mode == "online":
+        reporter.line(f"W&B: group {name!r} in project {wandb_project!r}")
+
+

@@ -1,0 +1,161 @@
+"""The results schema: where each file of a run dir lives, and the per-image result rows.
+
+A run dir (``ivif-bench run --out RUN``, also a study dir of ``ivif-bench repro``)::
+
+    provenance.json                     argv, seeds, resolved configs, versions, device, git (latest + history)
+    metrics.json                        per metric: direction, unit, convention, definition (the metric facts)
+    methods.json                        per method: class, reference rule or trained
+    units/<method>/seed<k>/config.yaml  the resolved config of that training (trainable methods)
+    units/<method>/seed<k>/training.json  how the model was obtained (trained / resumed / reused), times
+    units/<method>/seed<k>/<dataset>.done.json  done marker: pairs, metrics, checkpoint sha256, timings
+    checkpoints/<method>/seed<k>/{last,interrupted,final}.ckpt  (every N steps / on an exception / done)
+    fused/<method>/<dataset>/<pair_id>.png          (one seed)
+    fused/<method>/seed<k>/<dataset>/<pair_id>.png  (several seeds)
+    results/<method>/seed<k>/<dataset>.csv  per-image rows of the unit
+    results.csv                         every done unit's rows: one per (method, seed, dataset, image, metric)
+    leaderboard.{csv,md,tex}, plots/*.{png,pdf}, wandb/
+
+Every file is written atomically (temp file + rename); markers last, so a unit
+is either done with all its files or redone. This module only reads and names
+files: it imports no torch.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.provenance import read_json
+
+__all__ = ["KEY", "RESULT_COLUMNS", "RunLayout", "Unit", "read_results", "read_results_file"]
+
+#: columns of every per-image results file (one row per method, seed, dataset, image, metric)
+RESULT_COLUMNS = ["method", "seed", "dataset", "image", "metric", "value", "convention"]
+#: what makes a row unique
+KEY = ["method", "seed", "dataset", "image", "metric", "convention"]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit of work: a method's fusion of one test set under one seed."""
+
+    method: str
+    seed: int
+    dataset: str
+
+    def __str__(self) -> str:
+        return f"{self.method}/seed{self.seed}/{self.dataset}"
+
+
+class RunLayout:
+    """Where each file of a run dir lives (see the module docstring)."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+
+    provenance = property(lambda self: self.root / "provenance.json")
+    results = property(lambda self: self.root / "results.csv")
+    metric_facts = property(lambda self: self.root / "metrics.json")
+    method_facts = property(lambda self: self.root / "methods.json")
+    plots = property(lambda self: self.root / "plots")
+    lock = property(lambda self: self.root / ".lock")
+    leaderboard_wandb = property(lambda self: self.root / "units" / "leaderboard.wandb.json")
+
+    def unit_dir(self, method: str, seed: int) -> Path:
+        return self.root / "units" / method / f"seed{seed}"
+
+    def marker(self, unit: Unit) -> Path:
+        return self.unit_dir(unit.method, unit.seed) / f"{unit.dataset}.done.json"
+
+    def config_file(self, method: str, seed: int) -> Path:
+        return self.unit_dir(method, seed) / "config.yaml"
+
+    def training_record(self, method: str, seed: int) -> Path:
+        return self.unit_dir(method, seed) / "training.json"
+
+    def wandb_record(self, method: str, seed: int) -> Path:
+        return self.unit_dir(method, seed) / "wandb.json"
+
+    def checkpoint_dir(self, method: str, seed: int) -> Path:
+        return self.root / "checkpoints" / method / f"seed{seed}"
+
+    def final_checkpoint(self, method: str, seed: int) -> Path:
+        return self.checkpoint_dir(method, seed) / "final.ckpt"
+
+    def last_checkpoint(self, method: str, seed: int) -> Path:
+        return self.checkpoint_dir(method, seed) / "last.ckpt"
+
+    def interrupted_checkpoint(self, method: str, seed: int) -> Path:
+        return self.checkpoint_dir(method, seed) / "interrupted.ckpt"
+
+    def fused_dir(self, unit: Unit, seed_level: bool) -> Path:
+        """``fused/<method>/<dataset>``, or ``fused/<method>/seed<k>/<dataset>`` with ``seed_level``."""
+        seed_part = (f"seed{unit.seed}",) if seed_level else ()
+        return self.root.joinpath("fused", unit.method, *seed_part, unit.dataset)
+
+    def results_file(self, unit: Unit) -> Path:
+        return self.root / "results" / unit.method / f"seed{unit.seed}" / f"{unit.dataset}.csv"
+
+    def markers(self) -> list[dict[str, Any]]:
+        """Every done marker of the run dir, in (method, seed, dataset) path order."""
+        return [read_json(p) for p in sorted((self.root / "units").glob("*/seed*/*.done.json"))]
+
+    def datasets(self) -> list[str]:
+        """The run's test sets in the run's order (``provenance.json``), then any other done one."""
+        markers = self.markers()
+        run_order = list(read_json(self.provenance).get("pairs", {})) if self.provenance.is_file() else []
+        done = [m["dataset"] for m in markers]
+        return list(dict.fromkeys([d for d in run_order if d in done] + done))
+
+
+def read_results(run_dirs: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """Per-image results of one or several run dirs (their ``results.csv``), one row per key.
+
+    Rows repeated with the same value across runs (the reference rules in two
+    runs of one seed) are kept once.
+
+    Raises:
+        FileNotFoundError: a run dir without ``results.csv``.
+        ValueError: the same (method, seed, dataset, image, metric, convention)
+            with different values in two runs.
+    """
+    if isinstance(run_dirs, (str, os.PathLike)):
+        run_dirs = [run_dirs]
+    frames = []
+    for run in run_dirs:
+        path = Path(run) / "results.csv"
+        if not path.is_file():
+            raise FileNotFoundError(f"{run}: no results.csv here; is it an ivif-bench run dir (ivif-bench run --out DIR)?")
+        frame = read_results_file(path)
+        frame["run"] = str(run)
+        frames.append(frame)
+    if not frames:
+        raise ValueError("no run dir given")
+    results = pd.concat(frames, ignore_index=True)
+    repeated = results[results.duplicated(KEY, keep=False)]
+    if not repeated.empty:
+        spread = repeated.groupby(KEY)["value"].agg(lambda v: np.nanmax(v) - np.nanmin(v) if v.notna().any() else 0.0)
+        conflict = spread[spread.abs() > 1e-9]
+        if not conflict.empty:
+            key = dict(zip(KEY, conflict.index[0]))
+            runs = ", ".join(repeated.set_index(KEY).loc[conflict.index[0], "run"].astype(str))
+            raise ValueError(f"runs {runs} disagree on {key}; combine runs with different seeds or methods only")
+    return results.drop_duplicates(KEY).drop(columns="run").reset_index(drop=True)
+
+
+def read_results_file(path: str | os.PathLike) -> pd.DataFrame:
+    """One per-image results CSV, checked for the :data:`RESULT_COLUMNS`."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype={"image": str, "method": str, "dataset": str, "metric": str, "convention": str})
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ValueError(f"{path}: not a readable results CSV ({err})") from None
+    missing = [c for c in RESULT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(RESULT_COLUMNS)}")
+    return frame[RESULT_COLUMNS]

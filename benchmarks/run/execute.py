@@ -1,0 +1,325 @@
+"""Executing a plan: every (method, seed, dataset) not done yet, resumably, then the merge and the report.
+
+The unit of work is ``(method, seed, dataset)``. For each (method, seed) the
+runner gets a model (a reference rule needs none; a trainable method reuses
+``--ckpt METHOD=PATH``, or the run dir's ``final.ckpt``, or is trained under
+its profile config, resuming from ``last.ckpt``), then for each test set not
+yet done it fuses every pair to an 8-bit PNG, evaluates every metric on the
+PNG read back, writes the per-image rows and finally a done marker. A killed
+run started again with the same arguments skips the done units. The files:
+:mod:`benchmarks.report.results`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import pandas as pd
+import torch
+
+from benchmarks import profiles
+from benchmarks.provenance import collect, environment, now, read_json, seed_everything, write_json
+from benchmarks.report.console import Reporter
+from benchmarks.report.results import RESULT_COLUMNS, RunLayout, Unit
+from benchmarks.run.merge import merge_results, report_run
+from benchmarks.run.plan import MethodPlan, Plan, RunError
+from benchmarks.run.train import TRAIN_ONLY_ENV, train, train_only
+from datamodules.download import sha256_of
+from datamodules.io import atomic_write, save_png, to_tensor
+from metrics.evaluate import evaluate_folder
+
+__all__ = ["fuse_pairs", "run", "run_lock", "run_method_seed", "write_provenance"]
+
+
+@contextlib.contextmanager
+def run_lock(layout: RunLayout) -> Iterator[None]:
+    """Hold ``RUN/.lock`` so two processes never write one run dir at once (released when the process dies)."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory locks
+        yield
+        return
+    with open(layout.lock, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            raise RunError(f"{layout.root}: another ivif-bench run is writing here (pid {handle.read().strip() or '?'}); "
+                           "wait for it or choose another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run(plan: Plan, reporter: Reporter | None = None) -> pd.DataFrame | None:
+    """Run a plan: every (method, seed, dataset) not done yet, then results, leaderboard, plots, W&B.
+
+    Returns:
+        The leaderboard summary (``leaderboard.csv`` rows), or ``None`` on a
+        non-zero rank of a multi-device training.
+    """
+    spec = os.environ.get(TRAIN_ONLY_ENV)
+    if spec:  # a rank started by Lightning's launcher: join rank 0's training, then stop
+        train_only(plan, json.loads(spec))
+        return None
+    from benchmarks.tracking import Tracker
+
+    reporter = reporter or Reporter(plan.options.progress)
+    layout, options = plan.layout, plan.options
+    # microseconds: this invocation's id in provenance.json (two runs of one dir can start in the same second)
+    started, clock = now("microseconds"), time.perf_counter()
+    with run_lock(layout):
+        tracker = Tracker(layout.root, plan.name, options.wandb)
+        for method, reason in plan.skipped:
+            reporter.line(f"skip method {method}: {reason}")
+        write_provenance(plan, started, status="running")
+        counts = {"done": 0, "skipped": 0}
+        try:
+            for method in plan.methods:
+                for seed in options.seeds:
+                    done, skipped = run_method_seed(plan, method, seed, tracker, reporter)
+                    counts["done"] += done
+                    counts["skipped"] += skipped
+            results = merge_results(layout, list(plan.pairs))
+            summary = report_run(plan, results, tracker, reporter)
+        except BaseException:
+            write_provenance(plan, started, status="failed", clock=clock, counts=counts)
+            raise
+        write_provenance(plan, started, status="finished", clock=clock, counts=counts)
+    reporter.line(f"finished in {time.perf_counter() - clock:.1f} s: {counts['done']} unit(s) run, "
+                  f"{counts['skipped']} already done")
+    return summary
+
+
+def write_provenance(plan: Plan, started: str, status: str, clock: float | None = None,
+                     counts: dict[str, int] | None = None) -> None:
+    """Write ``RUN/provenance.json`` atomically: configs, seeds, versions, device, git commit, this invocation
+    with ``status`` (running / finished / failed), the wall time since ``clock`` (a ``time.perf_counter()``
+    start) and the earlier invocations of this run dir as ``history``."""
+    layout = plan.layout
+    history = []
+    if layout.provenance.is_file():
+        try:
+            previous = read_json(layout.provenance)
+            history = previous.get("history", [])
+            if previous.get("started") != started:
+                history.append({k: previous.get(k) for k in ("argv", "started", "finished", "status", "git", "units")})
+        except ValueError:
+            pass
+    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(plan.options).items()}
+    options["checkpoints"] = {k: str(v) for k, v in plan.options.checkpoints.items()}
+    record = collect(
+        seeds=plan.options.seeds,
+        configs={f"{m.name}/seed{s}": plan.resolved_config(m.name, s) for m in plan.methods for s in plan.options.seeds},
+        benchmark=plan.name,
+        profile=plan.options.profile,
+        options=options,
+        data=plan.data_message,
+        pairs={name: [p.pair_id for p in pairs] for name, pairs in plan.pairs.items()},
+        metrics=plan.metrics,
+        convention=plan.options.convention,
+        skipped_methods=dict(plan.skipped),
+        started=started,
+        finished=now() if clock is not None else None,
+        wall_time_s=None if clock is None else round(time.perf_counter() - clock, 3),
+        status=status,
+        units=counts,
+        history=history,
+    )
+    write_json(layout.provenance, record)
+
+
+def _unit_signature(plan: Plan, unit: Unit, checkpoint_sha: str | None) -> dict[str, Any]:
+    return {"pair_ids": [p.pair_id for p in plan.pairs[unit.dataset]], "metrics": list(plan.metrics),
+            "convention": plan.options.convention, "checkpoint_sha256": checkpoint_sha}
+
+
+def _pending(plan: Plan, units: list[Unit], checkpoint_sha: str | None) -> tuple[list[Unit], dict[Unit, str]]:
+    """Units that still need work, and for each the reason (absent marker, changed pairs / metrics / weights)."""
+    pending, reasons = [], {}
+    for unit in units:
+        path = plan.layout.marker(unit)
+        if not path.is_file():
+            pending.append(unit)
+            continue
+        try:
+            marker = read_json(path)
+        except ValueError:
+            pending.append(unit)
+            reasons[unit] = "unreadable marker"
+            continue
+        wanted = _unit_signature(plan, unit, checkpoint_sha)
+        changed = [k for k, v in wanted.items() if marker.get("signature", {}).get(k) != v]
+        results_file = plan.layout.root / marker.get("results_file", "")
+        if changed or not results_file.is_file():
+            pending.append(unit)
+            reasons[unit] = f"changed {', '.join(changed)}" if changed else "results file missing"
+    return pending, reasons
+
+
+def run_method_seed(plan: Plan, method: MethodPlan, seed: int, tracker, reporter: Reporter) -> tuple[int, int]:
+    """Obtain the model of (method, seed) and run its pending units; returns (units run, units skipped)."""
+    layout = plan.layout
+    units = plan.units(method.name, seed)
+    known_checkpoint = method.checkpoint or (layout.final_checkpoint(method.name, seed) if method.trainable else None)
+    checkpoint_sha = sha256_of(known_checkpoint) if known_checkpoint and known_checkpoint.is_file() else None
+    if method.trainable and checkpoint_sha is None:
+        pending, reasons = units, {}
+    else:
+        pending, reasons = _pending(plan, units, checkpoint_sha)
+    for unit in units:
+        if unit not in pending:
+            reporter.line(f"skip {unit}: done ({layout.marker(unit).relative_to(layout.root)})")
+        elif unit in reasons:
+            reporter.line(f"redo {unit}: {reasons[unit]}")
+    if not pending:
+        return 0, len(units)
+
+    wandb_file = layout.wandb_record(method.name, seed)
+    run_id = read_json(wandb_file).get("id") if wandb_file.is_file() else None
+    wandb_run = None
+    if tracker.enabled:
+        run_id = run_id or tracker.new_id()
+        write_json(wandb_file, {"id": run_id, "group": plan.name, "name": f"{method.name}-seed{seed}"})
+        wandb_run = tracker.start(f"{method.name}-seed{seed}", job_type="train" if method.trainable else "reference",
+                                  run_id=run_id, tags=[method.name, plan.options.profile],
+                                  config={"method": method.name, "seed": seed, "profile": plan.options.profile,
+                                          "benchmark": plan.name, "metrics": plan.metrics,
+                                          "convention": plan.options.convention,
+                                          "config": plan.resolved_config(method.name, seed)})
+    exit_code = 1
+    try:
+        model, checkpoint = _obtain_model(plan, method, seed, wandb_run, reporter)
+        checkpoint_sha = sha256_of(checkpoint) if checkpoint else None
+        for unit in pending:
+            _run_unit(plan, unit, model, checkpoint, checkpoint_sha, wandb_run, tracker, reporter)
+        exit_code = 0
+    finally:
+        tracker.finish(wandb_run, exit_code)
+    return len(pending), len(units) - len(pending)
+
+
+def fusion_device(plan: Plan, method: str, seed: int) -> torch.device:
+    """Where a method fuses: the first GPU when the run's accelerator allows one, else the CPU."""
+    accelerator = plan.options.accelerator
+    if accelerator is None and plan.method(method).trainable:
+        accelerator = plan.resolved_config(method, seed)["trainer"].get("accelerator")
+    accelerator = str(accelerator or "auto").lower()
+    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda", 0)
+    mps = getattr(torch.backends, "mps", None)
+    if accelerator in ("auto", "gpu", "mps") and mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _obtain_model(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter: Reporter):
+    """(model in eval mode, checkpoint path or None): reference rule, user checkpoint, finished training, or train."""
+    from lightning_modules import get_method_class
+
+    layout = plan.layout
+    if not method.trainable:
+        seed_everything(seed)
+        return profiles.instantiate(method.config["model"], f"{method.name}: model").eval(), None
+    if method.checkpoint is not None:
+        checkpoint, source = method.checkpoint, "user checkpoint (--ckpt)"
+    else:
+        checkpoint = layout.final_checkpoint(method.name, seed)
+        source = "reused final.ckpt of this run dir"
+        if not checkpoint.is_file():
+            train(plan, method, seed, wandb_run, reporter)
+            source = None
+    if source is not None:
+        reporter.line(f"{method.name}/seed{seed}: {source}: {checkpoint}")
+        record_path = layout.training_record(method.name, seed)
+        record = read_json(record_path) if record_path.is_file() else {}
+        if record.get("checkpoint_sha256") != sha256_of(checkpoint):
+            write_json(record_path, {**record, "method": method.name, "seed": seed, "source": source,
+                                     "checkpoint": str(checkpoint), "checkpoint_sha256": sha256_of(checkpoint),
+                                     "recorded": now()})
+    model = get_method_class(method.name).load_from_checkpoint(checkpoint, map_location="cpu", weights_only=False)
+    return model.eval(), checkpoint
+
+
+
+def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint_sha: str | None, wandb_run,
+              tracker, reporter: Reporter) -> None:
+    """Fuse every pair of the unit to PNG, evaluate, write the rows, then the done marker."""
+    layout = plan.layout
+    pairs = plan.pairs[unit.dataset]
+    fused_dir = layout.fused_dir(unit, plan.seed_level)
+    fused_dir.mkdir(parents=True, exist_ok=True)
+    wanted = {f"{p.pair_id}.png" for p in pairs}
+    for stale in fused_dir.glob("*.png"):  # a previous selection of pairs of this same unit
+        if stale.name not in wanted:
+            stale.unlink()
+    clock = time.perf_counter()
+    fuse_pairs(model, pairs, fused_dir, fusion_device(plan, unit.method, unit.seed), reporter, f"fuse     {unit}")
+    fuse_s = time.perf_counter() - clock
+    clock = time.perf_counter()
+    rows = evaluate_folder(fused_dir, plan.sources.get(unit.dataset, unit.dataset), plan.options.data_root,
+                           ids=[p.pair_id for p in pairs], metrics=plan.metrics, convention=plan.options.convention,
+                           device=plan.options.metric_device, progress=plan.options.progress)
+    rows["dataset"] = unit.dataset
+    eval_s = time.perf_counter() - clock
+    rows.insert(0, "method", unit.method)
+    rows.insert(1, "seed", unit.seed)
+    results_file = layout.results_file(unit)
+    with atomic_write(results_file, "w", encoding="utf-8", newline="") as handle:
+        rows[RESULT_COLUMNS].to_csv(handle, index=False, float_format="%.17g")
+    means = rows.groupby("metric", sort=False)["value"].mean()
+    tracker.log_means(wandb_run, unit.dataset, means.to_dict())
+    tracker.log_images(wandb_run, unit.dataset, [(p.pair_id, fused_dir / f"{p.pair_id}.png") for p in pairs[:2]])
+    write_json(layout.marker(unit), {
+        "method": unit.method, "seed": unit.seed, "dataset": unit.dataset,
+        "signature": _unit_signature(plan, unit, checkpoint_sha),
+        "checkpoint": None if checkpoint is None else str(checkpoint),
+        "fused_dir": str(fused_dir.relative_to(layout.root)),
+        "results_file": str(results_file.relative_to(layout.root)),
+        "pairs": [{"pair_id": p.pair_id, "ir_path": str(p.ir_path), "vis_path": str(p.vis_path),
+                   "resize_vis": bool(getattr(p, "resize_vis", False))} for p in pairs],
+        "means": {k: float(v) for k, v in means.items()},
+        "fuse_time_s": round(fuse_s, 3), "eval_time_s": round(eval_s, 3), "finished": now(),
+        "environment": environment(),
+    })
+    reporter.line(f"done {unit}: {len(pairs)} pairs, fused in {fuse_s:.1f} s, evaluated in {eval_s:.1f} s")
+
+
+def fuse_pairs(model, pairs: Sequence, out_dir: Path, device: torch.device, reporter: Reporter | None = None,
+               description: str = "fuse") -> list[Path]:
+    """Fuse each pair at full size (batch 1, eval mode, no grad) and write ``<pair_id>.png`` (8-bit) into ``out_dir``.
+
+    Raises:
+        ValueError: a fused image of the wrong shape or with NaN (names the pair).
+    """
+    from datamodules.datasets import read_pair
+
+    reporter = reporter or Reporter(progress=False)
+    model = model.to(device).eval()
+    paths = []
+    with torch.inference_mode(), reporter.progress(description, len(pairs)) as advance:
+        for pair in pairs:
+            ir, vis = (to_tensor(image).unsqueeze(0).to(device) for image in read_pair(pair))
+            fused = model.fuse(ir, vis)
+            if not isinstance(fused, torch.Tensor) or fused.shape != ir.shape:
+                shape = tuple(fused.shape) if isinstance(fused, torch.Tensor) else type(fused).__name__
+                raise ValueError(f"{type(model).__name__}.fuse returned {shape} for pair {pair.pair_id!r} of "
+                                 f"{pair.dataset!r}; expected {tuple(ir.shape)}")
+            if torch.isnan(fused).any():
+                raise ValueError(f"{type(model).__name__}.fuse returned NaN for pair {pair.pair_id!r} of {pair.dataset!r}")
+            paths.append(save_png(out_dir / f"{pair.pair_id}.png", fused[0, 0]))
+            advance()
+    return paths
+

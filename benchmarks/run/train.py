@@ -1,0 +1,177 @@
+"""Training one (method, seed) under its resolved config, with Lightning, resumably and across DDP ranks.
+
+Multi-device training (``--devices 2 --strategy ddp``) uses Lightning's own
+launcher, which starts the other ranks by re-running the command line: those
+ranks see ``IVIF_BENCH_TRAIN_ONLY`` (set by rank 0 around ``fit``), train that
+one (method, seed) with rank 0 and exit; rank 0 alone fuses, evaluates and
+writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from benchmarks import profiles
+from benchmarks.provenance import environment, now, seed_everything, write_json
+from benchmarks.report.console import Reporter
+from benchmarks.run.plan import MethodPlan, Plan, RunError
+from datamodules.download import sha256_of
+from datamodules.io import atomic_write
+
+__all__ = ["TRAIN_ONLY_ENV", "train", "train_only"]
+
+TRAIN_ONLY_ENV = "IVIF_BENCH_TRAIN_ONLY"
+
+
+class _Stamp:
+    """A Lightning callback writing ``checkpoint["ivif_bench"] = {method, seed, class_path}`` into every checkpoint."""
+
+    def __new__(cls, method: str, seed: int, class_path: str):
+        from lightning.pytorch.callbacks import Callback
+
+        class StampCallback(Callback):
+            def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:  # noqa: D102
+                checkpoint["ivif_bench"] = {"method": method, "seed": seed, "class_path": class_path}
+
+        return StampCallback()
+
+
+def _build_trainer(plan: Plan, method: MethodPlan, seed: int, config: dict[str, Any], wandb_run, show_progress: bool):
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint, OnExceptionCheckpoint, ProgressBar, RichProgressBar
+
+    from benchmarks.tracking import Tracker
+
+    where = f"{method.name}: trainer"
+    kwargs = profiles.instantiate(dict(config["trainer"]), where)
+    callbacks = kwargs.pop("callbacks", None) or []
+    callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+    checkpoint_dir = plan.layout.checkpoint_dir(method.name, seed)
+    callbacks += [
+        ModelCheckpoint(dirpath=checkpoint_dir, filename="step{step}", save_top_k=0, save_last=True,
+                        every_n_train_steps=plan.options.checkpoint_every, enable_version_counter=False),
+        # saved on an exception (Ctrl-C included), removed by Lightning after a clean fit
+        OnExceptionCheckpoint(checkpoint_dir, filename="interrupted"),
+        _Stamp(method.name, seed, config["model"]["class_path"]),
+    ]
+    if show_progress and not any(isinstance(c, ProgressBar) for c in callbacks):
+        callbacks.append(RichProgressBar())
+    kwargs["enable_progress_bar"] = bool(show_progress)  # the runner's --no-progress decides, not the file
+    kwargs["enable_checkpointing"] = True
+    max_steps = int(kwargs.get("max_steps") or -1)
+    if max_steps > 0:  # short runs (smoke) still log their losses
+        kwargs["log_every_n_steps"] = min(int(kwargs.get("log_every_n_steps", 50)), max(1, max_steps // 10))
+    loggers = kwargs.pop("logger", None)
+    loggers = [] if loggers in (None, True, False) else list(loggers) if isinstance(loggers, (list, tuple)) else [loggers]
+    wandb_logger = Tracker.logger(wandb_run)
+    if wandb_logger is not None:
+        loggers.append(wandb_logger)
+    return L.Trainer(**kwargs, callbacks=callbacks, logger=loggers or False)
+
+
+def _loadable(path: Path) -> bool:
+    try:
+        torch.load(path, map_location="cpu", weights_only=False)
+        return True
+    except Exception:  # noqa: BLE001 - a truncated file from a killed run
+        return False
+
+
+def train(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter: Reporter,
+           resume: Path | None | str = "auto") -> None:
+    """Train (method, seed) under its resolved config; writes ``final.ckpt`` atomically (rank 0)."""
+    layout = plan.layout
+    config = plan.resolved_config(method.name, seed)
+    checkpoint_dir = layout.checkpoint_dir(method.name, seed)
+    child = resume != "auto"
+    if not child:
+        resume = None
+        candidates = [layout.last_checkpoint(method.name, seed), layout.interrupted_checkpoint(method.name, seed)]
+        for path in sorted((p for p in candidates if p.is_file()), key=lambda p: p.stat().st_mtime_ns, reverse=True):
+            if _loadable(path):
+                resume = path
+                break
+            reporter.line(f"{method.name}/seed{seed}: {path} is unreadable (killed while writing?); not resuming from it")
+            path.unlink()
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_write(layout.config_file(method.name, seed), "w", encoding="utf-8") as handle:
+            yaml.safe_dump(config, handle, sort_keys=False)
+        reporter.line(f"{method.name}/seed{seed}: training ({plan.options.profile} profile)"
+                      + (f", resuming from {resume}" if resume else ""))
+    seed_everything(seed)
+    model = profiles.instantiate(config["model"], f"{method.name}: model")
+    data = profiles.instantiate(config["data"], f"{method.name}: data")
+    trainer = _build_trainer(plan, method, seed, config, wandb_run, plan.options.progress and not child)
+    environment_before = dict(os.environ)
+    os.environ[TRAIN_ONLY_ENV] = json.dumps({"method": method.name, "seed": seed,
+                                             "resume": None if resume is None else str(resume)})
+    clock, started = time.perf_counter(), now()
+    partial = checkpoint_dir / ".final.ckpt.partial"
+    failed = True
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*pre-optimization state.*")
+            # the runner picks the checkpoint to resume from itself (resume below), never Lightning's "last"
+            warnings.filterwarnings("ignore", message=r".*\.fit\(ckpt_path=None\)` was called without a model.*")
+            warnings.filterwarnings("ignore", message=r'.*\.fit\(ckpt_path="last"\) is set, but there is no last.*')
+            trainer.fit(model, datamodule=data, ckpt_path=None if resume is None else str(resume))
+        trainer.save_checkpoint(partial)  # a collective under DDP: every rank calls it, rank 0 writes
+        failed = False
+    finally:
+        _end_distributed(trainer, environment_before, kill_ranks=failed)
+    if child:
+        return
+    os.replace(partial, layout.final_checkpoint(method.name, seed))
+    final = layout.final_checkpoint(method.name, seed)
+    write_json(layout.training_record(method.name, seed), {
+        "method": method.name, "seed": seed, "source": "trained", "resumed_from": None if resume is None else str(resume),
+        "checkpoint": str(final), "checkpoint_sha256": sha256_of(final), "global_step": trainer.global_step,
+        "epochs": trainer.current_epoch, "world_size": trainer.world_size, "strategy": type(trainer.strategy).__name__,
+        "accelerator": type(trainer.accelerator).__name__, "started": started, "finished": now(),
+        "train_time_s": round(time.perf_counter() - clock, 3), "environment": environment()})
+    reporter.line(f"{method.name}/seed{seed}: trained {trainer.global_step} steps in "
+                  f"{time.perf_counter() - clock:.1f} s on {trainer.world_size} process(es) -> {final}")
+
+
+def _end_distributed(trainer, environment_before: dict[str, str], kill_ranks: bool = False) -> None:
+    """After a fit: leave the process group, reap the launched ranks, restore the launcher's environment.
+
+    Lightning's launcher sets ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_PORT``...
+    in this process; restoring them lets the next method's ``Trainer`` launch
+    its own ranks again. After a failed fit the other ranks are killed (they
+    would wait in a collective for this one).
+    """
+    processes = getattr(trainer.strategy.launcher, "procs", None) or []
+    if kill_ranks:
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.kill()
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.wait(timeout=600)
+    for key in set(os.environ) - set(environment_before):
+        del os.environ[key]
+    for key, value in environment_before.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
+
+
+def train_only(plan: Plan, spec: dict[str, Any]) -> None:
+    """On a rank started by Lightning's launcher: train the (method, seed) rank 0 is training, then return."""
+    method = next((m for m in plan.methods if m.name == spec["method"]), None)
+    if method is None:
+        raise RunError(f"{TRAIN_ONLY_ENV} names method {spec['method']!r}, which this command does not run")
+    resume = Path(spec["resume"]) if spec.get("resume") else None
+    train(plan, method, int(spec["seed"]), None, Reporter(progress=False), resume=resume)
+
