@@ -276,7 +276,7 @@ def evaluate_folder_rows(fused_dir: str | os.PathLike, dataset: str | os.PathLik
 
     ``report`` receives one-line notes for the user (e.g. how many images a resumed run found done).
     On an accelerator (``device="cuda"``) same-size images are evaluated ``batch_size`` at a time in
-    float32 (values within :data:`metrics.engine.FLOAT32_TOLERANCE` of the CPU's float64).
+    float32 (values within :func:`metrics.engine.float32_tolerance` of the CPU's float64).
     """
     from functools import partial
 

@@ -97,6 +97,46 @@ def separable_correlate_valid(x: torch.Tensor, rows: Sequence[float], columns: S
 
 
 
+def filter_planes(make_planes: Callable[..., Sequence[torch.Tensor]], inputs: Sequence[torch.Tensor],
+                  rows: Sequence[float], columns: Sequence[float], step: int = 1) -> torch.Tensor:
+    """``separable_correlate_valid(torch.cat(make_planes(*inputs), dim=1), rows, columns, step)``, bit for bit.
+
+    ``make_planes`` builds the planes to filter from the inputs by per-pixel arithmetic (e.g.
+    ``lambda x, y: (x, y, x * x, y * y, x * y)`` for local moments). On CPU outside autograd
+    the planes are built, filtered and written strip by strip, so that neither the stack nor
+    the products ever exist at full size (each value is computed by the same operations: the
+    same bits); elsewhere in one piece.
+
+    Shape:
+        inputs: each N x C_i x H x W; returns N x P x H' x W' (P: the planes' channels).
+    """
+    if inputs[0].device.type != "cpu" or any(x.requires_grad for x in inputs):
+        return separable_correlate_valid(torch.cat(list(make_planes(*inputs)), dim=1), rows, columns, step)
+    height = -(-(inputs[0].shape[-2] - len(rows) + 1) // step)
+    width = -(-(inputs[0].shape[-1] - len(columns) + 1) // step)
+    first = [p.narrow(-2, 0, min(len(rows), p.shape[-2])) for p in make_planes(*(x.narrow(-2, 0, 1) for x in inputs))]
+    planes = sum(p.shape[1] for p in first)
+    n = inputs[0].shape[0]
+    out = inputs[0].new_empty(n, planes, max(height, 0), max(width, 0))
+    if height <= 0 or width <= 0:
+        return out
+    strip = max(1, _STRIP_ELEMENTS // max(1, n * planes * width))
+    kernel = _compiled_kernel(inputs[0])
+    for top in range(0, height, strip):
+        count = min(strip, height - top)
+        part = [x.narrow(-2, top * step, step * (count - 1) + len(rows)) for x in inputs]
+        stacked = torch.cat(list(make_planes(*part)), dim=1)
+        target = out.narrow(-2, top, count)
+        if kernel:
+            _kernels.separable_valid(stacked, rows, columns, step, target)
+            continue
+        across = correlate_valid(stacked, rows, -2, step)  # count rows, full width
+        torch.mul(_taken(across, -1, 0, width, step), columns[0], out=target)
+        for j in range(1, len(columns)):
+            if columns[j] != 0:
+                target.add_(_taken(across, -1, j, width, step), alpha=columns[j])
+    return out
+
 def filter_products(x: torch.Tensor, products: Sequence[tuple[int, int | None]], rows: Sequence[float],
                     columns: Sequence[float], step: int = 1) -> torch.Tensor:
     """Filter channels of ``x`` and products of two of them: local moments (means, E[x^2], E[x y]).
