@@ -245,6 +245,33 @@ def markdown(report: dict) -> str:
     return "\n".join(out)
 
 
+def scaling(fused_dir: Path, data_root: Path, ids: str, workers: str, repeats: int, work: Path) -> dict:
+    """Wall and CPU seconds of ``ivif-bench evaluate`` (every default metric) with ``--workers N``, and its values
+    (every run's CSV must be byte for byte the first's)."""
+    from metrics.registry import list_metrics
+
+    metrics = [f"{m}:default" for m in list_metrics("default")]
+    results, first = {}, None
+    for count in (int(n) for n in workers.split(",")):
+        out = work / f"workers{count}.csv"
+        command = ours_command(fused_dir, data_root, ids, metrics, out) + ["--workers", str(count)]
+        cpu, wall, _ = best_run(command, repeats, env={"PYTHONPATH": str(REPO)})
+        data = out.read_bytes()
+        first = data if first is None else first
+        results[count] = {"cpu": cpu, "wall": wall, "same_values": data == first}
+    return results
+
+
+def scaling_markdown(results: dict, images: int) -> str:
+    base = results[min(results)]["wall"]
+    lines = [f"#### ivif-bench evaluate --workers N: {images} TNO pairs, every default metric", "",
+             "| workers | wall s | CPU s | speed-up (wall) | same values |", "|---:|---:|---:|---:|---|"]
+    for count, row in sorted(results.items()):
+        lines.append(f"| {count} | {row['wall']:.1f} | {row['cpu']:.1f} | {base / row['wall']:.2f}x | "
+                     f"{'yes' if row['same_values'] else 'NO'} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--peer-dir", type=Path, required=True,
@@ -255,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--octave-ids", default=None, help="TNO pair ids for the Octave peers (default: --ids)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of ivif-bench (best is kept)")
     parser.add_argument("--peer-repeats", type=int, default=1, help="runs of each peer (best is kept)")
+    parser.add_argument("--scaling", default=None,
+                        help="also time ivif-bench evaluate --workers N for these N (e.g. 1,2), default metrics, wall "
+                             "clock: how evaluation scales with cores")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown tables here")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure as JSON here")
     args = parser.parse_args(argv)
@@ -318,7 +348,11 @@ def main(argv: list[str] | None = None) -> int:
                 report[label] = comparison(peer, result, ours, matches)
                 figures[label] = {"peer": result, "ours": {k: v for k, v in ours.items()}}
                 print(markdown({label: report[label]}), file=sys.stderr)
+        if args.scaling:
+            figures["scaling"] = scaling(fused_dir, args.data_root, args.ids, args.scaling, args.repeats, work)
     text = markdown(report)
+    if "scaling" in figures:
+        text += "\n" + scaling_markdown(figures["scaling"], len(parse_ids(args.ids)))
     print(text)
     if args.out is not None:
         args.out.write_text(text + "\n")

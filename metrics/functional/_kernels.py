@@ -28,7 +28,7 @@ import functools
 import numpy as np
 import torch
 
-__all__ = ["available", "separable_products", "separable_valid", "vif_gain_terms"]
+__all__ = ["available", "qabf_maps", "separable_products", "separable_valid", "vif_gain_terms"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -167,12 +167,56 @@ def _compiled():
                         s_out[i, j] = s1
 
     @njit(cache=True, boundscheck=False, nogil=True)
+    def qabf_start(sx, sy, square, quotient):
+        """Sobel responses -> the arguments of torch's sqrt (sx^2 + sy^2) and atan (sy / sx, sx = 0 -> 1)."""
+        for i in range(sx.shape[0]):
+            x = sx[i]
+            y = sy[i]
+            square[i] = x * x + y * y
+            quotient[i] = y / (1.0 if x == 0.0 else x)
+
+    @njit(cache=True, boundscheck=False, nogil=True)
+    def qabf_arguments(sx, g, angle, pixels, half_pi, kg, dg, ka, da, exponents):
+        """qabf._preservation up to its exps: rows of exponents are KG (G - DG), KA (A - DA) for IR, then VIS.
+
+        g, angle, sx: 3 x N x P (fused, IR, VIS) flattened per image; exponents: 4 x N x P.
+        """
+        for s in range(2):
+            for n in range(g.shape[1]):
+                for i in range(pixels):
+                    g_s = g[1 + s, n, i]
+                    g_f = g[0, n, i]
+                    a_s = half_pi if sx[1 + s, n, i] == 0.0 else angle[1 + s, n, i]
+                    a_f = half_pi if sx[0, n, i] == 0.0 else angle[0, n, i]
+                    larger = g_s if g_s > g_f else g_f
+                    smaller = g_s if g_s < g_f else g_f
+                    ratio = smaller / (larger if larger > 0.0 else 1.0)
+                    strength = g_f if g_s == g_f else ratio
+                    orientation = 1.0 - abs(a_s - a_f) / half_pi
+                    exponents[2 * s, n, i] = kg * (strength - dg)
+                    exponents[2 * s + 1, n, i] = ka * (orientation - da)
+
+    @njit(cache=True, boundscheck=False, nogil=True)
+    def qabf_finish(g, exps, pixels, tg, ta, numerator, denominator):
+        """Per pixel sum_S Q_g Q_a w_S and sum_S w_S (w = g_S, L = 1): the maps qabf sums."""
+        for n in range(g.shape[1]):
+            for i in range(pixels):
+                # torch's scalar / tensor is reciprocal(tensor) * scalar (Tensor.__rtruediv__)
+                q_a = ((1.0 / (1.0 + exps[0, n, i])) * tg) * ((1.0 / (1.0 + exps[1, n, i])) * ta)
+                q_b = ((1.0 / (1.0 + exps[2, n, i])) * tg) * ((1.0 / (1.0 + exps[3, n, i])) * ta)
+                w_a = g[1, n, i]
+                w_b = g[2, n, i]
+                numerator[n, i] = q_a * w_a + q_b * w_b
+                denominator[n, i] = w_a + w_b
+
+    @njit(cache=True, boundscheck=False, nogil=True)
     def fused_multiply_add(a, b, c, out):
         for i in range(a.shape[0]):
             out[i] = fma(a[i], b[i], c[i])
 
     return {"separable": separable, "separable_products": separable_products, "fma": fused_multiply_add,
-            "vif_gain": vif_gain, "fma_scalar": fma}
+            "vif_gain": vif_gain, "fma_scalar": fma, "qabf_start": qabf_start, "qabf_arguments": qabf_arguments,
+            "qabf_finish": qabf_finish}
 
 
 @functools.lru_cache(maxsize=None)
@@ -235,3 +279,28 @@ def separable_products(x: torch.Tensor, products, rows, columns, step: int) -> t
     _compiled()["separable_products"](x.contiguous().numpy(), first, second, np.asarray(rows, dtype=np.float64),
                                       np.asarray(columns, dtype=np.float64), step, out.numpy())
     return out
+
+
+def qabf_maps(sx: torch.Tensor, sy: torch.Tensor, constants: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two maps :func:`metrics.functional.qabf.qabf` sums, from the Sobel responses of (F, IR, VIS).
+
+    torch computes the square roots, arctangents and exponentials (on the kernels' buffers);
+    every other operation is qabf's, in its order.
+
+    Shape:
+        sx, sy: 3 N x 1 x H x W (fused, IR, VIS images stacked); returns two N x (H W) maps.
+    """
+    planes = sx.shape[0]
+    n, pixels = planes // 3, sx[0].numel()
+    square, quotient = np.empty(planes * pixels), np.empty(planes * pixels)
+    kernels = _compiled()
+    kernels["qabf_start"](sx.contiguous().view(-1).numpy(), sy.contiguous().view(-1).numpy(), square, quotient)
+    g = torch.sqrt(torch.from_numpy(square)).numpy().reshape(3, n, pixels)
+    angle = torch.atan(torch.from_numpy(quotient)).numpy().reshape(3, n, pixels)
+    exponents = np.empty((4, n, pixels))
+    kernels["qabf_arguments"](sx.contiguous().view(3, n, pixels).numpy(), g, angle, pixels, constants["half_pi"],
+                              constants["kg"], constants["dg"], constants["ka"], constants["da"], exponents)
+    exps = torch.exp(torch.from_numpy(exponents)).numpy()
+    numerator, denominator = np.empty((n, pixels)), np.empty((n, pixels))
+    kernels["qabf_finish"](g, exps, pixels, constants["tg"], constants["ta"], numerator, denominator)
+    return torch.from_numpy(numerator), torch.from_numpy(denominator)
