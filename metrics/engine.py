@@ -165,23 +165,23 @@ class Job:
 # ---- worker processes ---------------------------------------------------------------------------------
 
 _WORKER_PLAN: list[PlanEntry] | None = None
+_WORKER_DEVICE = "cpu"
 
 
 def _init_worker(keys: list[tuple[str, str]], device: str) -> None:
     """Pool initializer: one CPU thread, Ctrl-C left to the parent, the plan resolved once."""
     import torch
 
-    global _WORKER_PLAN
+    global _WORKER_PLAN, _WORKER_DEVICE
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     import metrics  # noqa: F401  (fills the registry under the spawn start method)
 
-    _WORKER_PLAN = resolve_plan(keys)
-    globals()["_WORKER_DEVICE"] = device
+    _WORKER_PLAN, _WORKER_DEVICE = resolve_plan(keys), device
 
 
 def _run_job(job: Job) -> tuple[int, list[float], list[tuple[type, str]]]:
-    values, caught = image_values(_WORKER_PLAN, *job.read(), device=globals()["_WORKER_DEVICE"])
+    values, caught = image_values(_WORKER_PLAN, *job.read(), device=_WORKER_DEVICE)
     return job.index, values, caught
 
 

@@ -90,12 +90,26 @@ class PartialResults:
             self._handle = open(self.path, mode)
         except OSError as err:
             raise ValueError(f"--out: cannot write {self.path} ({err.strerror})") from None
+        self._lock()
         if valid_bytes:
             self._handle.seek(valid_bytes)
             self._handle.truncate()
         else:
             self._handle.truncate(0)
             self._write_line({"format": _FORMAT, "key": self.key})
+
+    def _lock(self) -> None:
+        """One evaluation per results file: an exclusive lock on the partial file (where the OS has flock)."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover  (Windows)
+            return
+        try:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._handle.close()
+            raise ValueError(f"{self.path} is being written by another ivif-bench evaluate; wait for it or choose "
+                             f"another --out") from None
 
     def _read(self) -> int:
         """Load the finished images; the byte length of the valid part (0: start afresh)."""

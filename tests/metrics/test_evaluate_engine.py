@@ -100,6 +100,10 @@ def test_partial_file_rules(fused_dir, data_root, tmp_path, one_thread):
     assert PartialResults(out, key).done("5", files) is None
     with pytest.raises(ValueError, match="different evaluation.*metrics"):
         PartialResults(out, {"metrics": [["MI", "default"]]})
+    holder = PartialResults(out, key)  # a second evaluation of the same --out at the same time is refused
+    with pytest.raises(ValueError, match="another ivif-bench evaluate"):
+        PartialResults(out, key)
+    holder.close()
 
 
 def _poll_lines(path: Path, count: int, process: subprocess.Popen, timeout: float = 240) -> None:
