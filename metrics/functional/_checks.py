@@ -74,5 +74,9 @@ def _check_inputs(fused: torch.Tensor, ir: torch.Tensor | None, vis: torch.Tenso
 
 
 def to_255(image: torch.Tensor) -> torch.Tensor:
-    """[0, 1] image to the 0-255 scale in the compute dtype (float64 on CPU)."""
-    return image.to(compute_dtype(image.device)) * 255.0
+    """[0, 1] image to the 0-255 scale in the compute dtype (float64 on CPU); computed once per image inside an
+    evaluation's ``shared_work()``."""
+    from ._shared import shared
+
+    dtype = compute_dtype(image.device)
+    return shared("to_255", lambda: image.to(dtype) * 255.0, (image,), dtype=str(dtype))

@@ -28,7 +28,7 @@ import functools
 import numpy as np
 import torch
 
-__all__ = ["available", "qabf_maps", "separable_products", "separable_valid", "vif_gain_terms"]
+__all__ = ["available", "qabf_maps", "uniform_mean_float32", "separable_products", "separable_valid", "vif_gain_terms"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -210,13 +210,33 @@ def _compiled():
                 denominator[n, i] = w_a + w_b
 
     @njit(cache=True, boundscheck=False, nogil=True)
+    def uniform_float32(x, size, out):
+        """Per plane: the 'valid' mean of ``size`` rows in float64 stored as float32, then of ``size`` columns
+        (sums from 0.0 left to right, divided by size: avg_pool2d's (size, 1) then (1, size), as float32)."""
+        planes, height, width = x.shape
+        rows_out, columns_out = out.shape[1], out.shape[2]
+        middle = np.empty(width, dtype=np.float32)
+        for p in range(planes):
+            for i in range(rows_out):
+                for j in range(width):
+                    acc = 0.0
+                    for k in range(size):
+                        acc = acc + np.float64(x[p, i + k, j])
+                    middle[j] = np.float32(acc / size)
+                for j in range(columns_out):
+                    acc = 0.0
+                    for k in range(size):
+                        acc = acc + np.float64(middle[j + k])
+                    out[p, i, j] = np.float32(acc / size)
+
+    @njit(cache=True, boundscheck=False, nogil=True)
     def fused_multiply_add(a, b, c, out):
         for i in range(a.shape[0]):
             out[i] = fma(a[i], b[i], c[i])
 
     return {"separable": separable, "separable_products": separable_products, "fma": fused_multiply_add,
             "vif_gain": vif_gain, "fma_scalar": fma, "qabf_start": qabf_start, "qabf_arguments": qabf_arguments,
-            "qabf_finish": qabf_finish}
+            "qabf_finish": qabf_finish, "uniform_float32": uniform_float32}
 
 
 @functools.lru_cache(maxsize=None)
@@ -304,3 +324,16 @@ def qabf_maps(sx: torch.Tensor, sy: torch.Tensor, constants: dict) -> tuple[torc
     numerator, denominator = np.empty((n, pixels)), np.empty((n, pixels))
     kernels["qabf_finish"](g, exps, pixels, constants["tg"], constants["ta"], numerator, denominator)
     return torch.from_numpy(numerator), torch.from_numpy(denominator)
+
+
+def uniform_mean_float32(x: torch.Tensor, size: int) -> torch.Tensor | None:
+    """``avg_pool2d(x.double(), (size, 1)).float()`` then the same along W, on a CPU float32 N x C x H x W tensor
+    outside autograd; ``None`` where the kernel does not apply (the caller then runs those lines)."""
+    if x.device.type != "cpu" or x.dtype != torch.float32 or x.requires_grad or not available() \
+            or x.shape[-2] < size or x.shape[-1] < size:
+        return None
+    planes = x[..., 0, 0].numel()
+    out = torch.empty(*x.shape[:-2], x.shape[-2] - size + 1, x.shape[-1] - size + 1, dtype=torch.float32)
+    _compiled()["uniform_float32"](x.contiguous().view(planes, *x.shape[-2:]).numpy(), size,
+                                   out.view(planes, *out.shape[-2:]).numpy())
+    return out

@@ -8,7 +8,8 @@ and hands the same tensors to the next metric: the values are those of computing
 bit for bit, since it is the same computation. Outside the block (a metric used alone, a
 training loss, anything under autograd) nothing is kept.
 
-Consumers must not modify a shared result in place.
+A shared result that a consumer modified in place (its tensors' version counters moved)
+is computed again rather than handed out.
 """
 
 from __future__ import annotations
@@ -41,6 +42,16 @@ def shared(name: str, compute: Callable[[], Any], inputs: tuple[torch.Tensor, ..
         return compute()
     key = (name, tuple(id(t) for t in inputs), tuple(sorted(options.items())))
     entry = store.get(key)
-    if entry is None:
-        entry = store[key] = (inputs, compute())  # the inputs are held so that their ids stay theirs
+    if entry is None or _versions(entry[1]) != entry[2] or _versions(inputs) != entry[3]:
+        result = compute()
+        entry = store[key] = (inputs, result, _versions(result), _versions(inputs))  # inputs held: ids stay theirs
     return entry[1]
+
+
+def _versions(value: Any) -> tuple:
+    """The in-place version counters of the tensors in ``value`` (a tensor, or nested tuples / lists of them)."""
+    if isinstance(value, torch.Tensor):
+        return (value._version,)
+    if isinstance(value, (tuple, list)):
+        return tuple(v for item in value for v in _versions(item))
+    return ()
