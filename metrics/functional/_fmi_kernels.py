@@ -30,7 +30,8 @@ __all__ = ["available", "fmi_windows"]
 
 _TINY = float(np.finfo(np.float64).tiny)
 _NEG_INV_LN2 = -1 / math.log(2)
-_BLOCK = 2048  # windows per joint-pdf block (81 x 2048 float64 buffers stay in cache)
+_BLOCK = 2048  # windows per joint-pdf block of the torch code (fmi._CPU_BLOCK)
+_SUB_BLOCK = 512  # windows per step of the kernels (two 81 x 512 float64 buffers: 660 kB)
 
 
 @functools.lru_cache(maxsize=None)
@@ -401,16 +402,20 @@ def _pair(x: _Marginal, f: _Marginal, kernels, rank_products: np.ndarray, block:
     kernels["pair_start"](x.deviation, f.deviation, x.spread, f.spread, cross, spread_product)
     spread_root = torch.sqrt(torch.from_numpy(spread_product)).numpy()
     out = np.empty(count)
-    width = min(block, count)
+    block = min(block, count)  # the torch code's blocks: their widths decide its reduction order
+    width = min(_SUB_BLOCK, block)  # the kernels' own steps: their buffers stay in cache
     joint, clamped = np.empty((bins * bins, width)), np.empty((bins * bins, width))
     clamped_tensor = torch.from_numpy(clamped)
-    for start in range(0, count, width):
-        stop = min(start + width, count)
-        kernels["joint_block"](start, stop, cross, spread_root, x.cdf, f.cdf, x.pdf, f.pdf, x.sd, f.sd,
-                               rank_products, _vector_columns(count), joint, clamped)
-        clamped_tensor[:, :stop - start].log_()  # torch's logarithm, in place
-        kernels["joint_finish"](start, stop, joint, clamped, x.entropy, f.entropy, _NEG_INV_LN2,
-                                _vector_columns(stop - start), out)
+    for block_start in range(0, count, block):
+        block_stop = min(block_start + block, count)
+        vectorised_until = block_start + _vector_columns(block_stop - block_start)
+        for start in range(block_start, block_stop, width):
+            stop = min(start + width, block_stop)
+            kernels["joint_block"](start, stop, cross, spread_root, x.cdf, f.cdf, x.pdf, f.pdf, x.sd, f.sd,
+                                   rank_products, _vector_columns(count), joint, clamped)
+            clamped_tensor[:, :stop - start].log_()  # torch's logarithm, in place
+            kernels["joint_finish"](start, stop, joint, clamped, x.entropy, f.entropy, _NEG_INV_LN2,
+                                    min(max(vectorised_until - start, 0), stop - start), out)
     return out
 
 
