@@ -4,9 +4,16 @@ Each sub-command lives in its own module under :mod:`benchmarks.commands` and
 exposes ``add_arguments(parser)`` and ``main(args) -> int``; the first line of
 its docstring is its help. A module with ``PASSTHROUGH = True`` (``train``, a
 LightningCLI) gets the raw remaining arguments as ``main(argv)`` instead.
+Building the parser imports no command's work: ``ivif-bench --help`` and
+``ivif-bench data list`` load no torch (``benchmarks/speed/startup.py`` times them).
 
-Errors a user can fix (bad input, a missing dataset) are printed as one line
-``ivif-bench <command>: error: ...`` with exit code 2, never a traceback.
+Plugins (:mod:`benchmarks.plugins`): every command loads the installed
+``ivif_bench.plugins`` entry points and each ``--plugin MODULE`` given after the
+command, before it runs (not for ``--help``).
+
+Errors: a :class:`datamodules.errors.UserError` (bad input, a missing dataset,
+a run dir in use) is printed as one line ``ivif-bench <command>: error: ...``
+with exit code 2; anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -30,10 +37,6 @@ COMMANDS: dict[str, str] = {
 }
 
 
-class UserError(Exception):
-    """A problem with the user's input or environment; printed without a traceback."""
-
-
 def _load(name: str):
     return importlib.import_module(f"benchmarks.commands.{COMMANDS[name]}")
 
@@ -52,26 +55,51 @@ def build_parser() -> argparse.ArgumentParser:
                                         add_help=not getattr(module, "PASSTHROUGH", False))
         if not getattr(module, "PASSTHROUGH", False):
             module.add_arguments(command_parser)
+            command_parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                                        help="import MODULE first: it registers methods, metrics, conventions or "
+                                             "datasets (repeatable; installed ivif_bench.plugins entry points load "
+                                             "anyway)")
     return parser
 
 
+def take_plugins(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``(argv without the --plugin options after the command, the plugin modules)``."""
+    rest, plugins = list(argv[:1]), []
+    tokens = iter(argv[1:])
+    for token in tokens:
+        if token == "--plugin":
+            plugins.append(next(tokens, ""))
+        elif token.startswith("--plugin="):
+            plugins.append(token.split("=", 1)[1])
+        else:
+            rest.append(token)
+    return rest, plugins
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv, plugins = take_plugins(list(sys.argv[1:] if argv is None else argv))
     if argv and argv[0] in COMMANDS and getattr(_load(argv[0]), "PASSTHROUGH", False):
-        return _run(argv[0], lambda: _load(argv[0]).main(argv[1:]))
+        return _run(argv[0], plugins, lambda: _load(argv[0]).main(argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)
-    return _run(args.command, lambda: _load(args.command).main(args))
+    args.plugin = plugins
+    return _run(args.command, plugins, lambda: _load(args.command).main(args))
 
 
-def _run(command: str, call) -> int:
-    from datamodules.io import ImageReadError
+def _run(command: str, plugins: list[str], call) -> int:
+    """Load the plugins and run a command: a user error is one line on stderr and exit code 2; any other
+    exception propagates."""
+    from datamodules.errors import UserError
 
     try:
+        if any(not p for p in plugins):
+            raise UserError("--plugin needs a module name, e.g. --plugin my_package.ivif_plugin")
+        from benchmarks.plugins import load_plugins
+
+        load_plugins(plugins)
         code = call()
-    except (UserError, ImageReadError, FileNotFoundError, KeyError, ValueError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"ivif-bench {command}: error: {message}", file=sys.stderr)
+    except UserError as err:
+        print(f"ivif-bench {command}: error: {err}", file=sys.stderr)
         return 2
     return int(code or 0)
 

@@ -1,11 +1,18 @@
-"""Benchmark profiles: finding, loading, overriding and instantiating method configs.
+"""Benchmark profiles and the one config interpreter: finding, loading, overriding and instantiating method configs.
 
 A profile is a set of LightningCLI-format YAML files, one per method:
-``benchmarks/configs/<method>/<profile>.yaml`` with top-level keys
-``seed_everything``, ``trainer`` (``Trainer`` keyword arguments), ``model`` and
-``data`` (each ``{class_path, init_args}``). The same file drives
-``ivif-bench train --config FILE`` and ``ivif-bench run``; the runner only
-overrides what a benchmark must control (:func:`resolve_config`).
+``<method's config dir>/<profile>.yaml`` (``benchmarks/configs/<method>/`` for the
+built-in methods, the ``configs=`` folder of ``register_method`` for a plugin's)
+with top-level keys ``seed_everything``, ``trainer`` (``Trainer`` arguments),
+``model`` and ``data`` (each ``{class_path, init_args}``).
+
+One YAML means one thing under every command: ``ivif-bench train`` (LightningCLI
+``fit``), ``run`` and ``repro`` all read it with jsonargparse's YAML loader and
+interpret it with the same :class:`FusionCLI` (a ``LightningCLI``): types are
+coerced from the signatures (``lr: 1e-4`` is the float 0.0001 everywhere) and an
+unknown key is refused with the key and the file named. The runner only
+overrides what a benchmark must control (:func:`resolve_config`) and records the
+interpreted config (:func:`parse_config`, every default filled in).
 
 Profiles:
 
@@ -15,7 +22,8 @@ Profiles:
   every test pair, the same six metrics;
 * ``paper``: each paper's protocol (meant for a GPU); every test pair, every metric.
 
-The reference rules ``average`` and ``max`` need no config (:func:`reference_config`).
+A reference rule (``needs_training = False``: ``average``, ``max``) needs no file
+(:func:`reference_config`).
 
 Example:
     >>> from benchmarks.profiles import method_config, resolve_config
@@ -27,24 +35,29 @@ Example:
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 import inspect
+import logging
 import os
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
-
-import yaml
+from typing import Any, Callable, NamedTuple, Sequence
 
 from benchmarks.report.facts import HEADLINE_METRICS
+from datamodules.errors import DataNotFoundError, UnknownNameError, UserError
 
-__all__ = ["CONFIG_DIR", "PROFILES", "Profile", "config_path", "get_profile", "instantiate", "load_config",
-           "method_config", "methods_with_config", "resolve_config"]
+__all__ = ["CONFIG_DIR", "PROFILES", "Instances", "Profile", "config_path", "fusion_cli", "get_profile",
+           "instantiate", "load_config", "method_config", "parse_config", "read_yaml", "reference_config",
+           "resolve_config"]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
-# The top-level keys a config may hold (LightningCLI ``fit`` format); others are refused.
-CONFIG_KEYS = ("seed_everything", "trainer", "model", "data", "ckpt_path")
+# The top-level keys a benchmark config may hold (LightningCLI ``fit`` format, without ``ckpt_path``:
+# the runner picks the checkpoint to resume from itself).
+CONFIG_KEYS = ("seed_everything", "trainer", "model", "data")
 
 
 @dataclass(frozen=True)
@@ -74,72 +87,75 @@ PROFILES: dict[str, Profile] = {
     "paper": Profile("paper", None, None, "each paper's training protocol, every test pair, every metric (for a GPU)"),
 }
 
-# Methods that need no training and no config file; the runner always includes them.
-REFERENCE_METHODS = ("average", "max")
-
 
 def get_profile(name: str) -> Profile:
-    """The :class:`Profile` called ``name``; ``KeyError`` names the known ones."""
+    """The :class:`Profile` called ``name``; :class:`~datamodules.errors.UnknownNameError` names the known ones."""
     try:
         return PROFILES[name]
     except KeyError:
-        raise KeyError(f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)}") from None
+        raise UnknownNameError(f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)}") from None
 
 
-def config_path(method: str, profile: str, config_dir: str | os.PathLike | None = None) -> Path | None:
-    """``<config_dir>/<method>/<profile>.yaml`` if it exists, else ``None`` (default dir: :data:`CONFIG_DIR`)."""
-    path = Path(config_dir or CONFIG_DIR) / method / f"{profile}.yaml"
+# ------------------------------------------------------------------ finding and reading
+def config_dir(method: str) -> Path:
+    """The folder of ``method``'s ``<profile>.yaml`` files: its ``register_method(configs=...)`` folder, else
+    :data:`CONFIG_DIR` ``/ <method>``."""
+    from lightning_modules.registry import get_method_configs
+
+    return get_method_configs(method) or CONFIG_DIR / method
+
+
+def config_path(method: str, profile: str) -> Path | None:
+    """``<config_dir(method)>/<profile>.yaml`` if it exists, else ``None``."""
+    path = config_dir(method) / f"{profile}.yaml"
     return path if path.is_file() else None
 
 
-def methods_with_config(profile: str, config_dir: str | os.PathLike | None = None) -> list[str]:
-    """Names of the methods that have a config for ``profile``, sorted."""
-    root = Path(config_dir or CONFIG_DIR)
-    return sorted(p.parent.name for p in root.glob(f"*/{profile}.yaml")) if root.is_dir() else []
+def read_yaml(text: str, where: Any) -> Any:
+    """YAML text as jsonargparse (LightningCLI) reads it: ``1e-4`` is a float, as under ``ivif-bench train``."""
+    from jsonargparse import get_loader
+
+    try:
+        return get_loader("yaml")(text)
+    except Exception as err:  # noqa: BLE001 - the loader's own error types differ by version; all mean "not YAML"
+        raise UserError(f"{where}: not valid YAML ({' '.join(str(err).split())})") from None
 
 
 def load_config(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a LightningCLI-format YAML config, checking its top-level shape.
+    """Read a LightningCLI-format YAML config, checking its top-level shape (the rest is :func:`parse_config`'s).
 
     Raises:
-        FileNotFoundError: no such file.
-        ValueError: not YAML, not a mapping, an unknown top-level key, or a
+        DataNotFoundError: no such file.
+        UserError: not YAML, not a mapping, an unknown top-level key, or a
             ``model`` / ``data`` entry without ``class_path``; the message names the file.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such config file")
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: not valid YAML ({err})") from None
+        raise DataNotFoundError(f"{path}: no such config file")
+    config = read_yaml(path.read_text(encoding="utf-8"), path)
     if not isinstance(config, dict):
-        raise ValueError(f"{path}: a config must be a YAML mapping with keys {', '.join(CONFIG_KEYS)}")
+        raise UserError(f"{path}: a config must be a YAML mapping with keys {', '.join(CONFIG_KEYS)}")
     unknown = sorted(set(config) - set(CONFIG_KEYS))
     if unknown:
-        raise ValueError(f"{path}: unsupported top-level key(s) {', '.join(unknown)}; "
-                         f"a benchmark config has {', '.join(CONFIG_KEYS)} (optimizers belong to the model)")
+        hint = ("; the runner resumes from the run dir's checkpoints itself (--ckpt METHOD=PATH reuses weights)"
+                if "ckpt_path" in unknown else " (optimizers belong to the model)")
+        raise UserError(f"{path}: unsupported top-level key(s) {', '.join(unknown)}; "
+                        f"a benchmark config has {', '.join(CONFIG_KEYS)}{hint}")
     for key in ("model", "data"):
-        _normalise_spec(config, key, path)
-    if "trainer" in config and not isinstance(config["trainer"] or {}, dict):
-        raise ValueError(f"{path}: 'trainer' must be a mapping of Trainer keyword arguments")
+        spec = config.get(key)
+        if isinstance(spec, str):  # LightningCLI shorthand: "model: package.Class"
+            spec = {"class_path": spec}
+        if not isinstance(spec, dict) or not isinstance(spec.get("class_path"), str):
+            raise UserError(f"{path}: '{key}' must have a 'class_path' (and optional 'init_args')")
+        config[key] = {**spec, "init_args": dict(spec.get("init_args") or {})}
+    if not isinstance(config.get("trainer") or {}, dict):
+        raise UserError(f"{path}: 'trainer' must be a mapping of Trainer arguments")
     config["trainer"] = dict(config.get("trainer") or {})
     return config
 
 
-def _normalise_spec(config: dict[str, Any], key: str, where: Any) -> None:
-    spec = config.get(key)
-    if isinstance(spec, str):  # LightningCLI shorthand: "model: package.Class"
-        spec = {"class_path": spec}
-    if not isinstance(spec, dict) or not isinstance(spec.get("class_path"), str):
-        raise ValueError(f"{where}: '{key}' must have a 'class_path' (and optional 'init_args')")
-    spec = dict(spec)
-    spec["init_args"] = dict(spec.get("init_args") or {})
-    config[key] = spec
-
-
 def reference_config(method: str) -> dict[str, Any]:
-    """The config of a reference rule (``average`` / ``max``): its class, the default data module, no training."""
+    """The config of a reference rule without a file: its class, the default data module, no training."""
     from lightning_modules import get_method_class
 
     cls = get_method_class(method)
@@ -151,40 +167,52 @@ def reference_config(method: str) -> dict[str, Any]:
     }
 
 
-def method_config(method: str, profile: str, config_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """The config of ``method`` under ``profile``, checked to build that method.
+def method_config(method: str, profile: str) -> dict[str, Any]:
+    """The raw config of ``method`` under ``profile`` (``"__file__"`` names its file), checked to build that method.
 
-    Reference rules without a file get :func:`reference_config`.
+    A reference rule without a file gets :func:`reference_config`.
 
     Raises:
-        FileNotFoundError: a trainable method without a config for the profile.
-        ValueError: the config's model is not the registered class of ``method``.
+        DataNotFoundError: a trainable method without a config for the profile.
+        UserError: the config's model is not the registered class of ``method``.
     """
+    from lightning_modules import get_method_class
+
     get_profile(profile)
-    path = config_path(method, profile, config_dir)
+    path = config_path(method, profile)
     if path is None:
-        if method in REFERENCE_METHODS:
+        if not getattr(get_method_class(method), "needs_training", True):
             return reference_config(method)
-        raise FileNotFoundError(f"method {method!r} has no {profile!r} config "
-                                f"({Path(config_dir or CONFIG_DIR) / method / (profile + '.yaml')} does not exist)")
+        raise DataNotFoundError(f"method {method!r} has no {profile!r} config "
+                                f"({config_dir(method) / (profile + '.yaml')} does not exist)")
     config = load_config(path)
-    check_model_class(config, method, path)
+    expected = get_method_class(method)
+    built = import_class(config["model"]["class_path"], path)
+    if not (isinstance(built, type) and issubclass(built, expected)):
+        raise UserError(f"{path}: model.class_path {config['model']['class_path']!r} is not method {method!r} "
+                        f"({expected.__module__}.{expected.__qualname__})")
     config["__file__"] = str(path)
     return config
 
 
-def check_model_class(config: dict[str, Any], method: str, where: Any) -> type:
-    """Raise ``ValueError`` unless ``config["model"]`` builds the registered class of ``method`` (or a subclass)."""
-    from lightning_modules import get_method_class
+def import_class(class_path: str, where: Any = "config") -> Any:
+    """The object ``package.module.Name`` names; :class:`UserError` naming ``where`` if it cannot be imported."""
+    module_name, _, name = class_path.rpartition(".")
+    if not module_name:
+        raise UserError(f"{where}: class_path {class_path!r} is not 'package.module.Class'")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        if not module_name.startswith(str(err.name)):  # a module the class's own module imports: a bug there
+            raise
+        raise UserError(f"{where}: cannot import {module_name!r} for class_path {class_path!r} ({err})") from None
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise UserError(f"{where}: {module_name!r} has no {name!r} (class_path {class_path!r})") from None
 
-    expected = get_method_class(method)
-    built = import_class(config["model"]["class_path"], where)
-    if not (isinstance(built, type) and issubclass(built, expected)):
-        raise ValueError(f"{where}: model.class_path {config['model']['class_path']!r} is not method {method!r} "
-                         f"({expected.__module__}.{expected.__qualname__})")
-    return built
 
-
+# ------------------------------------------------------------------ the run's overrides
 def resolve_config(
     config: dict[str, Any],
     *,
@@ -200,15 +228,12 @@ def resolve_config(
     max_steps: int | None = None,
     download: bool | None = None,
 ) -> dict[str, Any]:
-    """A copy of ``config`` with the benchmark's overrides applied.
+    """A copy of the raw ``config`` with the benchmark's overrides applied (interpret it with :func:`parse_config`).
 
     ``seed`` sets ``seed_everything`` and ``data.init_args.seed``; the data
     arguments go to ``data.init_args`` (``data_root`` as an absolute path,
-    ``test_ids`` replaces the file's); the Lightning arguments go to
-    ``trainer``. ``None`` leaves a value as the file has it.
-
-    Returns:
-        The resolved config (plain dict, YAML-serialisable): the record of what ran.
+    ``test_ids`` replaces the file's) where the data class takes them; the
+    Lightning arguments go to ``trainer``. ``None`` leaves a value as the file has it.
     """
     config = copy.deepcopy(config)
     config.pop("__file__", None)
@@ -245,44 +270,108 @@ def _accepted_arguments(cls: type) -> set[str] | None:
     return set(parameters) - {"self"}
 
 
-def import_class(class_path: str, where: Any = "config") -> Any:
-    """The object ``package.module.Name`` names; ``ValueError`` naming ``where`` if it cannot be imported."""
-    module_name, _, name = class_path.rpartition(".")
-    if not module_name:
-        raise ValueError(f"{where}: class_path {class_path!r} is not 'package.module.Class'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ValueError(f"{where}: cannot import {module_name!r} for class_path {class_path!r} ({err})") from None
-    try:
-        return getattr(module, name)
-    except AttributeError:
-        raise ValueError(f"{where}: {module_name!r} has no {name!r} (class_path {class_path!r})") from None
+# ------------------------------------------------------------------ the interpreter
+@functools.lru_cache(maxsize=None)
+def fusion_cli() -> type:
+    """The ``LightningCLI`` of every command: any ``FusionModule`` as model, any ``LightningDataModule`` as data.
+
+    ``ivif-bench train`` runs it with ``fit``; the runner builds it with
+    ``run=False`` from a config dict and passes ``trainer_hook`` (its callbacks,
+    logger and switches, applied to the interpreted trainer arguments) or
+    ``build_trainer=False`` (fusion only: model and data, no ``Trainer``).
+    """
+    import lightning as L
+    from lightning.pytorch.cli import LightningCLI
+
+    class FusionCLI(LightningCLI):
+        def __init__(self, *args: Any, trainer_hook: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                     build_trainer: bool = True, **kwargs: Any) -> None:
+            self.trainer_hook, self.build_trainer = trainer_hook, build_trainer
+            super().__init__(*args, **kwargs)
+
+        def instantiate_trainer(self, **kwargs: Any):  # noqa: D102
+            if not self.build_trainer:
+                return None
+            if self.trainer_hook is None:
+                return super().instantiate_trainer(**kwargs)
+            extra = [self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys]
+            config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
+            return self._instantiate_trainer(self.trainer_hook(config), extra)
+
+        def after_fit(self) -> None:
+            callback = self.trainer.checkpoint_callback
+            path = getattr(callback, "last_model_path", "") or getattr(callback, "best_model_path", "")
+            if path and self.trainer.is_global_zero:
+                print(f"checkpoint: {path}")
+
+    from lightning_modules import FusionModule
+
+    FusionCLI.defaults = dict(model_class=FusionModule, datamodule_class=L.LightningDataModule,
+                              subclass_mode_model=True, subclass_mode_data=True, auto_configure_optimizers=False)
+    return FusionCLI
 
 
-def instantiate(spec: Any, where: str = "config") -> Any:
-    """Build ``{class_path, init_args}`` specs, recursively (lists and dicts too).
+class Instances(NamedTuple):
+    """What a config builds: the model, the data module, the ``Trainer`` (``None`` unless asked), and the
+    interpreted config (plain YAML-serialisable dict, every default filled in)."""
 
-    The LightningCLI meaning without a second schema: ``init_args`` are keyword
-    arguments; a nested ``{class_path, ...}`` is built first. Anything else is
-    returned as is.
+    model: Any
+    datamodule: Any
+    trainer: Any
+    config: dict[str, Any]
+
+
+def instantiate(config: dict[str, Any], where: Any, *, trainer_hook: Callable | None = None,
+                build_trainer: bool = False) -> Instances:
+    """Build a resolved config through :func:`fusion_cli` (seeds from ``seed_everything`` first, as ``train``).
+
+    Args:
+        config: a raw or resolved config (:func:`resolve_config`).
+        where: what the config is, for error messages (its file).
+        trainer_hook: ``fn(trainer arguments) -> trainer arguments``, applied to the
+            interpreted ``trainer`` section before the ``Trainer`` is built.
+        build_trainer: build the ``Trainer`` too (implied by ``trainer_hook``).
 
     Raises:
-        ValueError: an unknown class or an argument the class does not take
-            (the message names ``where``, e.g. ``didfuse/smoke.yaml: model``).
+        UserError: an unknown key, a value of the wrong type, an unknown class;
+            one line naming the key and ``where``.
     """
-    if isinstance(spec, list):
-        return [instantiate(item, f"{where}[{i}]") for i, item in enumerate(spec)]
-    if not isinstance(spec, dict):
-        return spec
-    if "class_path" not in spec:
-        return {key: instantiate(value, f"{where}.{key}") for key, value in spec.items()}
-    cls = import_class(spec["class_path"], where)
-    kwargs = {key: instantiate(value, f"{where}.init_args.{key}") for key, value in (spec.get("init_args") or {}).items()}
+    from jsonargparse import ArgumentError
+
+    cls = fusion_cli()
+    config = {key: value for key, value in config.items() if key != "__file__"}
+    seed_log = logging.getLogger("lightning.fabric.utilities.seed")  # "Seed set to N" on every build
+    level = seed_log.level
+    seed_log.setLevel(logging.WARNING)
     try:
-        inspect.signature(cls).bind(**kwargs)
-    except TypeError as err:
-        raise ValueError(f"{where}: {spec['class_path']} does not accept these init_args ({err})") from None
-    except ValueError:  # no signature available (builtins): let the call decide
-        pass
-    return cls(**kwargs)
+        with warnings.catch_warnings():  # the runner's own command line is not this config's: nothing is mixed
+            warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+            warnings.filterwarnings("ignore", module=r"lightning\.pytorch\.cli")  # its jsonargparse deprecations
+            cli = cls(**cls.defaults, args=config, run=False, save_config_callback=None, trainer_hook=trainer_hook,
+                      build_trainer=build_trainer or trainer_hook is not None, parser_kwargs={"exit_on_error": False})
+    except ArgumentError as err:
+        raise UserError(f"{where}: {_one_line(err)}") from None
+    finally:
+        seed_log.setLevel(level)
+    return Instances(cli.model, cli.datamodule, cli.trainer, _dump(cli))
+
+
+def parse_config(config: dict[str, Any], where: Any) -> dict[str, Any]:
+    """The interpreted config: every key checked and typed, every default filled in (the record of what runs)."""
+    return instantiate(config, where).config
+
+
+def _dump(cli) -> dict[str, Any]:
+    import yaml
+
+    text = cli.parser.dump(cli.config, format="yaml", skip_link_targets=False)
+    return yaml.safe_load(text)
+
+
+def _one_line(err: Exception) -> str:
+    """jsonargparse's nested message as one line: the failing key and the innermost reason."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    noise = re.compile(r"^(Does not validate against any of the Union subtypes|Subtypes:|Errors:|"
+                       r"- Expected a <class 'NoneType'>|Given value type:|Given value:)")
+    kept = [line.lstrip("- ") for line in lines if not noise.match(line)]
+    return " ".join(kept)[:600]

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import urlparse
 
+from datamodules.errors import DataNotFoundError, UserError
+
 __all__ = ["MODES", "Tracker", "has_api_key", "read_offline_run", "resolve_mode"]
 
 MODES = ("auto", "online", "offline", "disabled")
@@ -52,7 +54,7 @@ def resolve_mode(requested: str | None = "auto") -> str:
     """
     requested = (requested or "auto").lower()
     if requested not in MODES:
-        raise ValueError(f"--wandb must be one of {', '.join(MODES)}; got {requested!r}")
+        raise UserError(f"--wandb must be one of {', '.join(MODES)}; got {requested!r}")
     if requested != "auto":
         return requested
     env = os.environ.get("WANDB_MODE", "").lower()
@@ -223,7 +225,7 @@ def read_offline_run(run_path: str | os.PathLike) -> dict[str, Any]:
     if path.is_dir():
         files = sorted(path.glob("run-*.wandb"))
         if not files:
-            raise FileNotFoundError(f"{path}: no run-*.wandb file; not an offline W&B run folder")
+            raise DataNotFoundError(f"{path}: no run-*.wandb file; not an offline W&B run folder")
         path = files[0]
     run: dict[str, Any] = {"id": None, "name": None, "group": None, "job_type": None, "config": {},
                            "summary": {}, "history_keys": set(), "finished": False}

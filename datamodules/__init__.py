@@ -13,10 +13,12 @@ from .datasets import (
     get_dataset,
     list_datasets,
     load_pairs,
+    Source,
     read_pair,
     read_pair_color,
     resolve_data_root,
 )
+from .registration import register_dataset
 
 def __getattr__(name: str):
     # the DataModule imports Lightning: load it on first use, so `ivif-bench data` starts fast
@@ -36,7 +38,9 @@ __all__ = [
     "get_dataset",
     "list_datasets",
     "load_pairs",
+    "Source",
     "read_pair",
     "read_pair_color",
+    "register_dataset",
     "resolve_data_root",
 ]

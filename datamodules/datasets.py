@@ -30,16 +30,13 @@ import json
 import os
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-import numpy as np
-from PIL import Image
-
-from .color import is_color, luminance
+from .errors import DataNotFoundError, UnknownNameError
 from .folders import IMAGE_EXTENSIONS, DatasetError, find_layout, list_images, match_ids, natural_key
-from .io import read_image
+from .pairs import Pair, read_pair, read_pair_color
 
 __all__ = [
     "DATA_ENV_VAR",
@@ -194,6 +191,11 @@ def _register(spec: DatasetSpec) -> None:
     _REGISTRY[spec.name] = spec
 
 
+#: manifest name -> the file a plugin ships (``register_dataset``; the built-in manifests are in :data:`MANIFEST_DIR`)
+_MANIFEST_FILES: dict[str, Path] = {}
+
+
+
 _register(DatasetSpec(
     name="tno", description="TNO test set of DIDFuse: 40 gray pairs, 256x256 to 768x576 (BMP)",
     pair_count=40, use="test set of DIDFuse / NormFuse", **_TNO))
@@ -258,24 +260,6 @@ _register(DatasetSpec(
         "train_ids 1-8 are these pairs)"))
 
 
-@dataclass(frozen=True)
-class Pair:
-    """One registered IR + VIS pair.
-
-    Attributes:
-        pair_id: the id fused outputs are named after (``"7"``, ``"FLIR_00006"``).
-        ir_path, vis_path: the image files.
-        dataset: the dataset name (a user folder's name for a folder).
-        resize_vis: read the VIS image resized to the IR size (see :func:`read_pair`).
-    """
-
-    pair_id: str
-    ir_path: Path
-    vis_path: Path
-    dataset: str
-    resize_vis: bool = field(default=False, compare=False)
-
-
 def list_datasets(embedded: bool | None = None) -> list[str]:
     """Registered dataset names, in registry order.
 
@@ -291,7 +275,7 @@ def get_dataset(name: str) -> DatasetSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise KeyError(f"unknown dataset {name!r}; known datasets: {', '.join(_REGISTRY)}") from None
+        raise UnknownNameError(f"unknown dataset {name!r}; known datasets: {', '.join(_REGISTRY)}") from None
 
 
 def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
@@ -312,7 +296,7 @@ def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
 @functools.lru_cache(maxsize=None)
 def load_manifest(name: str) -> dict:
     """The shipped manifest ``manifests/<name>.json``: source, commit, ``files`` (path -> sha256, size), extras."""
-    path = MANIFEST_DIR / f"{name}.json"
+    path = _MANIFEST_FILES.get(name, MANIFEST_DIR / f"{name}.json")
     if not path.is_file():
         raise DatasetError(f"{path}: the manifest of dataset {name!r} is missing from the package")
     return json.loads(path.read_text())
@@ -412,7 +396,7 @@ def _registered_pairs(spec: DatasetSpec, data_root: str | os.PathLike | None,
     """The pairs of ``spec``: every id of its manifest (or, with ``scan``, every pair its folders hold)."""
     root = resolve_data_root(data_root) if not spec.embedded else SAMPLE_DIR
     if not spec.embedded and not root.is_dir():
-        raise FileNotFoundError(_missing_message(spec, root, f"the data root {root} does not exist"))
+        raise DataNotFoundError(_missing_message(spec, root, f"the data root {root} does not exist"))
     known = [] if scan else dataset_ids(spec.name)
     if selection is not None:
         unknown = [i for i in selection if i not in set(known)]
@@ -423,7 +407,7 @@ def _registered_pairs(spec: DatasetSpec, data_root: str | os.PathLike | None,
     ir_folder, vis_folder = base / spec.ir_dir, base / spec.vis_dir
     for folder in dict.fromkeys((ir_folder, vis_folder)):
         if not folder.is_dir():
-            raise FileNotFoundError(_missing_message(spec, root, f"folder {folder} does not exist"))
+            raise DataNotFoundError(_missing_message(spec, root, f"folder {folder} does not exist"))
     listing = {folder: list_images(folder) for folder in dict.fromkeys((ir_folder, vis_folder))}
     ir = match_ids(listing[ir_folder], ir_folder, spec.ir_pattern, "IR")
     vis = match_ids(listing[vis_folder], vis_folder, spec.vis_pattern, "VIS")
@@ -446,7 +430,7 @@ def _registered_pairs(spec: DatasetSpec, data_root: str | os.PathLike | None,
     wanted = known if selection is None else selection
     absent = [i for i in wanted if i not in pairs]
     if absent:
-        raise FileNotFoundError(_missing_message(
+        raise DataNotFoundError(_missing_message(
             spec, root, f"{len(absent)} of its {len(wanted)} pairs are missing in {ir_folder} "
             f"(ids {', '.join(absent[:5])}{' ...' if len(absent) > 5 else ''})"))
     return [pairs[i] for i in wanted]
@@ -495,7 +479,7 @@ def load_pairs(
     if text in _REGISTRY:
         return _registered_pairs(_REGISTRY[text], data_root, selection)
     if not (Path(text).expanduser().exists() or os.sep in text or "/" in text):
-        raise KeyError(f"unknown dataset {text!r}: not a registered name ({', '.join(_REGISTRY)}) "
+        raise UnknownNameError(f"unknown dataset {text!r}: not a registered name ({', '.join(_REGISTRY)}) "
                        "and not an existing folder")
     pairs = _folder_pairs(Path(text).expanduser())
     if selection is not None:
@@ -506,57 +490,3 @@ def load_pairs(
                                f"{', '.join(map(repr, unknown[:5]))} (ids run {pairs[0].pair_id} .. {pairs[-1].pair_id})")
         pairs = [have[i] for i in selection]
     return pairs
-
-
-def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """uint8 H x W (or H x W x 3) resized with PIL's antialiased bilinear filter."""
-    return np.array(Image.fromarray(image).resize((width, height), Image.BILINEAR))
-
-
-def read_pair_color(pair: Pair) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Decode a pair as the two gray images a network fuses, plus the visible image in colour.
-
-    Each file is read with its own channels (``read_image(mode="native")``) and
-    turned into the gray image a network takes by :func:`datamodules.color.luminance`:
-    a gray file as it is, an RGB file with equal channels as that channel, a
-    colour file as the Y of the project's one colour transform (Pillow's
-    "YCbCr", BT.601 full range). Where ``pair.resize_vis`` is set, VIS is
-    resized to the IR size with PIL's bilinear filter (antialiased), after the
-    gray conversion (no shipped dataset needs it).
-
-    Returns:
-        ``(ir, vis, vis_rgb)``: uint8 H x W, uint8 H x W, and uint8 H x W x 3
-        when the visible file is colour (channels that differ), else ``None``.
-
-    Raises:
-        ImageReadError: a missing, corrupt or truncated file (named).
-        DatasetError: IR and VIS differ in size (both files and sizes named).
-    """
-    ir = luminance(read_image(pair.ir_path, mode="native"))
-    vis_native = read_image(pair.vis_path, mode="native")
-    vis = luminance(vis_native)
-    vis_rgb = vis_native if is_color(vis_native) else None
-    if pair.resize_vis and vis.shape != ir.shape:
-        vis = _resize(vis, *ir.shape)
-        vis_rgb = None if vis_rgb is None else _resize(vis_rgb, *ir.shape)
-    if ir.shape != vis.shape:
-        raise DatasetError(
-            f"pair {pair.pair_id!r} of {pair.dataset!r}: IR and VIS differ in size: "
-            f"{pair.ir_path} is {ir.shape[1]}x{ir.shape[0]} (W x H), {pair.vis_path} is {vis.shape[1]}x{vis.shape[0]}"
-        )
-    return ir, vis, vis_rgb
-
-
-def read_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
-    """Decode a pair as the two uint8 H x W gray images a network fuses (see :func:`read_pair_color`).
-
-    Gray files are returned as stored; a colour visible (or infrared) image
-    gives the Y of :mod:`datamodules.color` (Pillow's "YCbCr" Y, which differs
-    from PIL's "L" by one level at about half the colours).
-
-    Raises:
-        ImageReadError: a missing, corrupt or truncated file (named).
-        DatasetError: IR and VIS differ in size (both files and sizes named).
-    """
-    ir, vis, _ = read_pair_color(pair)
-    return ir, vis

@@ -23,6 +23,8 @@ import re
 import warnings
 from pathlib import Path
 
+from .errors import DataNotFoundError, UserError
+
 __all__ = [
     "DatasetError",
     "FolderLayout",
@@ -46,7 +48,7 @@ _PREFIX = r"{role}(?:[_-]|(?=\d))(.+)"
 _SUFFIX = r"(.+?)[_-]{role}"
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError):
     """A dataset that cannot be used as asked; the message names the file or folder and the reason."""
 
 
@@ -88,7 +90,7 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder")
+        raise DataNotFoundError(f"{folder}: no such folder")
     images, others, subs = _entries(folder)
     if images and others:
         warnings.warn(f"{folder}: skipped {_plural(len(others), 'non-image file')}: {_names(others, 10)}",
@@ -177,7 +179,7 @@ def find_layout(folder: str | os.PathLike) -> FolderLayout:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder")
+        raise DataNotFoundError(f"{folder}: no such folder")
     images, others, sub_list = _entries(folder)
     subs: dict[str, list[Path]] = {}
     for path in sub_list:

@@ -18,12 +18,15 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
 
+from .errors import UserError
+
+if TYPE_CHECKING:  # torch is imported where a tensor is made: reading and writing files needs none
+    import torch
 __all__ = [
     "ImageReadError",
     "atomic_write",
@@ -36,7 +39,7 @@ __all__ = [
 ]
 
 
-class ImageReadError(ValueError):
+class ImageReadError(UserError):
     """An image file that cannot be used, with the file and the reason in the message."""
 
 
@@ -121,6 +124,8 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
     """uint8 H x W array to a float32 1 x H x W tensor in [0, 1] (``x / 255``)."""
     if image.dtype != np.uint8 or image.ndim != 2:
         raise ValueError(f"to_tensor expects a uint8 H x W array, got {image.dtype} {image.shape}")
+    import torch
+
     return torch.from_numpy(image.astype(np.float32) / 255.0).unsqueeze(0)
 
 
@@ -130,6 +135,8 @@ def quantize_8bit(image: torch.Tensor) -> torch.Tensor:
     ``rint(clamp(y, 0, 1) * 255) / 255`` (round half to even): the values a
     fused image has once written by :func:`save_png` and read back.
     """
+    import torch
+
     return torch.round(image.clamp(0, 1) * 255) / 255
 
 
@@ -138,7 +145,9 @@ def to_uint8(image: torch.Tensor | np.ndarray) -> np.ndarray:
 
     Rule: ``uint8(rint(clamp(y, 0, 1) * 255))``, round half to even. NaN is refused.
     """
-    if isinstance(image, torch.Tensor):
+    if not isinstance(image, np.ndarray) and type(image).__module__.startswith("torch"):  # a tensor: torch is loaded
+        import torch
+
         image = image.detach().to("cpu", torch.float64).numpy()
     image = np.asarray(image, dtype=np.float64)
     image = image.reshape(image.shape[-2:]) if image.ndim > 2 and np.prod(image.shape[:-2]) == 1 else image
@@ -193,7 +202,9 @@ def save_png(path: str | os.PathLike, image: torch.Tensor | np.ndarray) -> Path:
         The path written.
     """
     path = Path(path)
-    if isinstance(image, torch.Tensor):
+    if not isinstance(image, np.ndarray) and type(image).__module__.startswith("torch"):  # a tensor: torch is loaded
+        import torch
+
         image = image.detach().cpu()
         image = image.numpy() if image.dtype == torch.uint8 else image.to(torch.float64).numpy()
     image = np.asarray(image)

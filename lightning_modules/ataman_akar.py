@@ -201,6 +201,9 @@ class AtamanAkar(FusionModule):
         base_channels, groups: network width (64) and transposed-convolution groups (32).
     """
 
+    receptive_field = 94  # 3x3 convs at scales 1-16 (31) + k4 s2 transposed convs (32+16+8+4+2) + out conv (1); max over alignments
+    tile_multiple = MULTIPLE  # tiles start on the 32-pixel pooling grid that fuse_padded pads to
+
     def __init__(
         self,
         alpha: float = 5.0,

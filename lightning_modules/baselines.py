@@ -18,6 +18,7 @@ class AverageFusion(FusionModule):
     """F = (IR + VIS) / 2, pixel-wise. Inputs and output N x 1 x H x W in [0, 1]."""
 
     needs_training = False
+    receptive_field = 0  # pixel-wise
 
     def __init__(self) -> None:
         super().__init__()
@@ -33,6 +34,7 @@ class MaxFusion(FusionModule):
     """F = max(IR, VIS), pixel-wise. Inputs and output N x 1 x H x W in [0, 1]."""
 
     needs_training = False
+    receptive_field = 0  # pixel-wise
 
     def __init__(self) -> None:
         super().__init__()

@@ -142,6 +142,7 @@ class DenseFuse(FusionModule):
     """
 
     official_weights = "densefuse_weights"
+    receptive_field = 9  # 3x3 convs conv1, DC1-3, conv2-5 on the longest path: 8 px; l1_norm's 3x3 block average: +1
 
     def __init__(self, fusion_strategy: str = "mean", ssim_weight: float = 100.0, lr: float = 1e-4) -> None:
         super().__init__()

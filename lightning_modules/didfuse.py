@@ -137,6 +137,7 @@ class DIDFuse(FusionModule):
     """
 
     official_weights = "didfuse_weights"
+    receptive_field = 7  # 3x3 convs cov1, cov2, cov3|4, cov5, cov6, cov7 on the longest path: 6 px; l1_norm's 3x3 box: +1
 
     def __init__(
         self,

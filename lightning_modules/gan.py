@@ -201,6 +201,10 @@ class TwoLayerGAN(FusionModule):
     Batches: ``{"ir", "vis"}`` N x 1 x patch_size x patch_size in [0, 1].
     """
 
+    # receptive field: per generator reflect pad 4, four valid 3x3 convs, 1x1 = 4 px (G3 after G1 / G2: 8);
+    # fuse_normalization="batch" normalises each image by its own statistics: not local, never tiled
+    receptive_field = property(lambda self: None if self.hparams.fuse_normalization == "batch" else 4 * self.hparams.layers)
+
     def __init__(
         self,
         layers: int = 2,

@@ -170,6 +170,7 @@ class IFCNN(FusionModule):
 
     pretrained_only = True
     official_weights = "ifcnn_weights"
+    receptive_field = 5  # 7x7 conv1 (3 px) + 3x3 conv2, conv3 (1 px each) + 1x1 conv4; fusion and gray are pixel-wise
 
     def __init__(self, scheme: str = "max", normalization: str = "imagenet") -> None:
         super().__init__()

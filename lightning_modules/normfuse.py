@@ -238,6 +238,7 @@ class NormFuse(FusionModule):
 
     #: ``False`` in :class:`ResCat`: PEAN replaced by batch norm, S and D concatenated.
     pixel_adaptive: bool = True
+    receptive_field = 14  # 3x3 convs: encoder to D 6, PEAN on D 2, block1 2, block2 2, conv_out 1 = 13 px; l1_norm's box: +1
 
     def __init__(
         self,
@@ -339,3 +340,4 @@ class ResCat(NormFuse):
     affine batch norm and the decoder fed cat[S, D]. Same arguments, loss, training and fusion."""
 
     pixel_adaptive = False
+    receptive_field = 12  # 3x3 convs: encoder 6, block1 2, block2 2, conv_out 1 = 11 px (no PEAN); l1_norm's box: +1

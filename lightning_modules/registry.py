@@ -2,7 +2,10 @@
 
 Each method module registers its LightningModule class (or a small constructor
 returning one) under a name; users, the CLI and the runner only call
-:func:`create_method` and :func:`list_methods`.
+:func:`create_method` and :func:`list_methods`. A method from another package
+registers the same way, with the folder of its ``<profile>.yaml`` configs
+(``register_method("mine", configs=Path(__file__).parent / "configs")``, the
+format of ``benchmarks/configs/<method>/``); see the README's "Your own method".
 
 Example:
     >>> from lightning_modules import create_method, list_methods
@@ -13,23 +16,49 @@ Example:
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Callable, TypeVar
 
+from datamodules.errors import UnknownNameError
+
 _REGISTRY: dict[str, Callable] = {}
+_CONFIGS: dict[str, Path] = {}
 
 T = TypeVar("T", bound=Callable)
 
 
-def register_method(name: str) -> Callable[[T], T]:
-    """Class or function decorator registering a method constructor under ``name``."""
+def register_method(name: str, configs: str | os.PathLike | None = None) -> Callable[[T], T]:
+    """Class or function decorator registering a method constructor under ``name``.
+
+    Args:
+        name: the method's name (``--methods NAME``).
+        configs: the folder of its ``<profile>.yaml`` configs (``smoke.yaml``, ``quick.yaml``,
+            ``paper.yaml``); default ``benchmarks/configs/<name>/``. A reference rule
+            (``needs_training = False``) may have none.
+
+    Raises:
+        ValueError: ``name`` already names another constructor, or ``configs`` is not a folder.
+    """
+    folder = None if configs is None else Path(configs).expanduser().resolve()
+    if folder is not None and not folder.is_dir():
+        raise ValueError(f"register_method({name!r}, configs={configs!r}): no such folder")
 
     def decorator(constructor: T) -> T:
         if name in _REGISTRY and _REGISTRY[name] is not constructor:
             raise ValueError(f"method {name!r} is registered twice")
         _REGISTRY[name] = constructor
+        if folder is not None:
+            _CONFIGS[name] = folder
         return constructor
 
     return decorator
+
+
+def get_method_configs(name: str) -> Path | None:
+    """The ``configs=`` folder ``name`` was registered with, or ``None`` (the built-in ``benchmarks/configs/<name>/``)."""
+    _lookup(name)
+    return _CONFIGS.get(name)
 
 
 def list_methods(trainable: bool | None = None) -> list[str]:
@@ -64,4 +93,4 @@ def _lookup(name: str) -> Callable:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise KeyError(f"unknown method {name!r}; registered: {', '.join(sorted(_REGISTRY))}") from None
+        raise UnknownNameError(f"unknown method {name!r}; registered: {', '.join(sorted(_REGISTRY))}") from None

@@ -6,8 +6,8 @@ Example:
 """
 
 from .base import FusionMetric
-from .registry import (MetricInfo, create_collection, get_metric, get_metric_info, list_conventions,
-                       list_metrics, register_metric)
+from .registry import (MetricInfo, convention_reference, create_collection, get_metric, get_metric_info,
+                       list_conventions, list_metrics, register_convention, register_metric)
 
 # Importing a metric module registers it (one line per metric module).
 from . import entropy  # noqa: F401  EN
@@ -25,8 +25,11 @@ from . import fmi  # noqa: F401  FMI_pixel, FMI_dct, FMI_w
 from . import piella  # noqa: F401  Q, Qw, Qe
 from . import chen_blum  # noqa: F401  Qcb
 from . import chen_varshney  # noqa: F401  Qcv
-from . import conventions  # noqa: F401  vifb, cddfuse, tang (last: they reuse the default metrics)
+from . import conventions  # noqa: E402  vifb, cddfuse, tang (last: they reuse the default metrics)
 from . import tang2022  # noqa: F401  tang2022 (after conventions: it reuses tang's metrics)
 
-__all__ = ["FusionMetric", "MetricInfo", "create_collection", "get_metric", "get_metric_info",
-           "list_conventions", "list_metrics", "register_metric"]
+for _name, _reference in {**conventions.CONVENTION_REFERENCES, tang2022.CONVENTION: tang2022.REFERENCE}.items():
+    register_convention(_name, _reference)
+
+__all__ = ["FusionMetric", "MetricInfo", "convention_reference", "create_collection", "get_metric", "get_metric_info",
+           "list_conventions", "list_metrics", "register_convention", "register_metric"]

@@ -16,8 +16,8 @@ Example:
     >>> from metrics.engine import resolve_plan, image_values
     >>> plan = resolve_plan([("EN", "default"), ("SD", "default")])
     >>> images = np.zeros((3, 8, 8), dtype=np.uint8)
-    >>> [round(v, 3) for v in image_values(plan, *images)[0]]
-    [0.0, 0.0]
+    >>> [(round(v, 3), rule) for v, rule in image_values(plan, *images)[0]]
+    [(0.0, 'gray'), (0.0, 'gray')]
 """
 
 from __future__ import annotations
@@ -31,23 +31,30 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["FLOAT32_TOLERANCE", "Job", "float32_tolerance", "JobRunner", "PlanEntry", "batch_values", "default_workers", "image_values",
-           "resolve_plan"]
+from datamodules.errors import UserError
+
+__all__ = ["FLOAT32_TOLERANCE", "Job", "JobRunner", "Notice", "PlanEntry", "batch_values", "default_workers",
+           "float32_tolerance", "image_values", "resolve_plan"]
 
 
 @dataclass(frozen=True)
 class PlanEntry:
-    """One (metric, convention) of a plan, resolved to its functional twin."""
+    """One (metric, convention) of a plan, resolved to its functional twin and colour rule."""
 
     name: str
     convention: str
     functional: Callable
     options: tuple  # sorted (key, value) pairs
+    color_rule: str
 
     @property
     def work(self) -> tuple:
         """What decides the value: entries with equal ``work`` share one computation."""
-        return (self.functional, self.options)
+        return (self.functional, self.options, self.color_rule)
+
+
+class Notice(UserWarning):
+    """A colour rule turned colour into gray (:func:`metrics.color.conversion_notice`): said once per evaluation."""
 
 
 def resolve_plan(keys: Iterable[tuple[str, str]]) -> list[PlanEntry]:
@@ -57,85 +64,89 @@ def resolve_plan(keys: Iterable[tuple[str, str]]) -> list[PlanEntry]:
     entries = []
     for name, convention in keys:
         info = get_metric_info(name, convention)
-        entries.append(PlanEntry(name, convention, info.functional, tuple(sorted(info.options.items()))))
+        entries.append(PlanEntry(name, convention, info.functional, tuple(sorted(info.options.items())),
+                                 info.color_rule))
     return entries
 
 
-def _as_tensor(image: np.ndarray, device: Any):
-    """uint8 H x W -> 1 x 1 x H x W in [0, 1]: float64 (exact 8-bit levels) on CPU, float32 elsewhere."""
+def _as_tensor(image: np.ndarray, device: Any, dtype: Any = None):
+    """uint8 H x W (or H x W x 3) -> 1 x 1 (or 3) x H x W in [0, 1]: float64 (exact 8-bit levels) on CPU,
+    float32 elsewhere."""
     import torch
 
-    dtype = torch.float64 if torch.device(device).type == "cpu" else torch.float32
-    return torch.from_numpy(np.ascontiguousarray(image)).to(device=device, dtype=dtype).div(255).view(
-        1, 1, *image.shape)
+    dtype = dtype or (torch.float64 if torch.device(device).type == "cpu" else torch.float32)
+    tensor = torch.from_numpy(np.ascontiguousarray(image)).to(device=device, dtype=dtype).div(255)
+    return tensor.permute(2, 0, 1).unsqueeze(0) if tensor.ndim == 3 else tensor.view(1, 1, *image.shape)
 
 
-def image_values(plan: Sequence[PlanEntry], fused: np.ndarray, ir: np.ndarray, vis: np.ndarray,
-                 device: Any = "cpu") -> tuple[list[float], list[tuple[type, str]]]:
-    """Every plan entry's value on one image (uint8 H x W each), and the warnings raised, in plan order.
-
-    Returns:
-        ``(values, warnings)``: one float per entry; ``(category, message)`` per distinct warning.
-    """
+def _evaluate(plan: Sequence[PlanEntry], tensors: list) -> tuple[dict, list[tuple[type, str]]]:
+    """The distinct works of ``plan`` on N x C x H x W tensors: {work: N values}, and the warnings (colour
+    conversions first, as :class:`Notice`)."""
     import torch
 
+    from .color import apply_color_rule, conversion_notice
     from .functional._shared import shared_work
 
-    tensors = [_as_tensor(x, device) for x in (fused, ir, vis)]
-    done: dict[tuple, float] = {}
+    done: dict[tuple, list[float]] = {}
     caught_all: list[tuple[type, str]] = []
-    values = []
+    for entry in plan:
+        notice = conversion_notice(entry.color_rule, entry.convention, *tensors)
+        if notice is not None and (Notice, notice) not in caught_all:
+            caught_all.append((Notice, notice))
     with shared_work(), torch.no_grad():
         for entry in plan:
             if entry.work in done:
-                values.append(done[entry.work])
                 continue
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                result = entry.functional(*tensors, **dict(entry.options))
-            done[entry.work] = float(result.detach().to("cpu", torch.float64).reshape(-1)[0])
+                result = apply_color_rule(entry.functional, entry.color_rule, *tensors,
+                                          name=f"{entry.name} ({entry.convention})", **dict(entry.options))
+            done[entry.work] = result.detach().to("cpu", torch.float64).reshape(-1).tolist()
             for warning in caught:
                 item = (warning.category, str(warning.message))
                 if item not in caught_all:
                     caught_all.append(item)
-            values.append(done[entry.work])
-    return values, caught_all
+    return done, caught_all
+
+
+def image_values(plan: Sequence[PlanEntry], fused: np.ndarray, ir: np.ndarray, vis: np.ndarray,
+                 device: Any = "cpu") -> tuple[list[tuple[float, str]], list[tuple[type, str]]]:
+    """Every plan entry on one image (uint8 H x W or H x W x 3 each), in plan order.
+
+    Returns:
+        ``(values, warnings)``: per entry ``(value, colour rule applied)``; ``(category, message)``
+        per distinct warning (category :class:`Notice` for a colour-to-gray conversion).
+    """
+    from .color import applied_rule
+
+    tensors = [_as_tensor(x, device) for x in (fused, ir, vis)]
+    done, caught = _evaluate(plan, tensors)
+    return [(done[e.work][0], applied_rule(e.color_rule, *tensors)) for e in plan], caught
 
 
 def batch_values(plan: Sequence[PlanEntry], triplets: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
-                 device: Any = "cuda", dtype: Any = None) -> tuple[list[list[float]], list[tuple[type, str]]]:
-    """Every plan entry on a batch of same-size images (uint8 H x W each), stacked N x 1 x H x W.
+                 device: Any = "cuda", dtype: Any = None
+                 ) -> tuple[list[list[tuple[float, str]]], list[tuple[type, str]]]:
+    """Every plan entry on a batch of same-size images (uint8, one shape), stacked N x C x H x W.
 
     The accelerators' path: ``device="cuda"`` computes in float32. ``dtype=torch.float32`` on
     ``device="cpu"`` runs the same float32 arithmetic on CPU (how the tests check this path);
     its values differ from float64 by at most :func:`float32_tolerance`.
 
     Returns:
-        one list of plan values per image, and the distinct warnings.
+        per image, per entry ``(value, colour rule applied)``; the distinct warnings.
     """
     import torch
 
+    from .color import applied_rule
     from .functional._checks import compute_precision
-    from .functional._shared import shared_work
 
     dtype = dtype or (torch.float64 if torch.device(device).type == "cpu" else torch.float32)
-    stacked = [torch.from_numpy(np.stack([t[i] for t in triplets])).to(device=device, dtype=dtype).div(255)
-               .unsqueeze(1) for i in range(3)]
-    done: dict[tuple, list[float]] = {}
-    caught_all: list[tuple[type, str]] = []
-    with compute_precision(dtype), shared_work(), torch.no_grad():
-        for entry in plan:
-            if entry.work in done:
-                continue
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                result = entry.functional(*stacked, **dict(entry.options))
-            done[entry.work] = result.detach().to("cpu", torch.float64).reshape(-1).tolist()
-            for warning in caught:
-                item = (warning.category, str(warning.message))
-                if item not in caught_all:
-                    caught_all.append(item)
-    return [[done[entry.work][i] for entry in plan] for i in range(len(triplets))], caught_all
+    stacked = [torch.cat([_as_tensor(t[i], device, dtype) for t in triplets]) for i in range(3)]
+    with compute_precision(dtype):
+        done, caught = _evaluate(plan, stacked)
+    return [[(done[e.work][i], applied_rule(e.color_rule, *(x[i:i + 1] for x in stacked))) for e in plan]
+            for i in range(len(triplets))], caught
 
 
 #: How far the float32 path (:func:`batch_values`: CUDA, or float32 on CPU) may be from the float64 values:
@@ -208,9 +219,9 @@ class JobRunner:
     def __init__(self, keys: Sequence[tuple[str, str]], *, workers: int = 1, device: str = "cpu",
                  jobs: int | None = None, batch_size: int = 1, dtype: Any = None) -> None:
         if workers < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}")
+            raise UserError(f"--workers must be at least 1, got {workers}")
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise UserError(f"--batch-size must be at least 1, got {batch_size}")
         self.keys, self.device, self.batch_size, self.dtype = list(keys), device, batch_size, dtype
         self.workers = workers if jobs is None else max(1, min(workers, jobs))
         self._pool = None
@@ -227,8 +238,9 @@ class JobRunner:
             self._pool = _context().Pool(self.workers, initializer=_init_worker, initargs=(self.keys, self.device))
         return self
 
-    def run(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, list[float], list[tuple[type, str]]]]:
-        """Yield ``(job, values, warnings)`` as each image finishes (not in job order with workers)."""
+    def run(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, list[tuple[float, str]], list[tuple[type, str]]]]:
+        """Yield ``(job, values, warnings)`` as each image finishes (not in job order with workers); values as
+        :func:`image_values` gives them."""
         if self._pool is None and (self.batch_size > 1 or self.dtype is not None):
             yield from self._batched(jobs)
             return

@@ -1,13 +1,18 @@
 """Evaluate fused images: a folder against a dataset's source pairs, or tensors in memory.
 
 Both return a long table, one row per (dataset, image, metric), with columns
-``dataset, image, metric, value, convention`` (``image`` is the pair id).
+``dataset, image, metric, value, convention, color_rule`` (``image`` is the pair id;
+``color_rule`` the colour rule applied to that image, :mod:`metrics.color`, or ``gray``
+where fused image and sources were all gray).
 
 Fused images are evaluated from their 8-bit values, as every reference does: a
-folder's files are read as 8-bit gray (:func:`datamodules.io.read_image`, RGB
-through PIL's "L" luma), and in-memory images should be quantised first
-(:func:`datamodules.io.quantize_8bit`). Images of different sizes are evaluated
-one at a time, so no padding ever enters a statistic.
+folder's files are read with their own channels, as MATLAB's ``imread``
+(:func:`datamodules.io.read_image` ``mode="native"``: a gray file H x W, a colour one
+H x W x 3), and each convention's colour rule decides what colour means (VIFB per
+channel, tang / cddfuse their codes' gray conversions, default the BT.601 Y); a rule
+that turns colour into gray says so once per call (a ``UserWarning``). In-memory images
+should be quantised first (:func:`datamodules.io.quantize_8bit`). Images of different
+sizes are evaluated one at a time, so no padding ever enters a statistic.
 
 Example:
     >>> import torch
@@ -16,7 +21,7 @@ Example:
     >>> f, a, b = (torch.rand(2, 1, 16, 16, generator=g) for _ in range(3))
     >>> table = evaluate_tensors(f, a, b, metrics="EN,SD", image_ids=["1", "2"], dataset="demo")
     >>> list(table.columns)
-    ['dataset', 'image', 'metric', 'value', 'convention']
+    ['dataset', 'image', 'metric', 'value', 'convention', 'color_rule']
     >>> len(table)
     4
 """
@@ -34,6 +39,9 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from datamodules.errors import DataNotFoundError, UnknownNameError, UserError
+
+from .color import applied_rule, apply_color_rule, conversion_notice
 from .registry import MetricInfo, get_metric_info, list_conventions, list_metrics
 
 if TYPE_CHECKING:
@@ -42,7 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["COLUMNS", "evaluate_folder", "evaluate_folder_rows", "evaluate_tensors", "match_fused_files", "mean_table",
            "means_by_convention"]
 
-COLUMNS = ["dataset", "image", "metric", "value", "convention"]
+COLUMNS = ["dataset", "image", "metric", "value", "convention", "color_rule"]
 _LIST_LIMIT = 8  # file names listed in an error message before "..."
 
 
@@ -64,7 +72,7 @@ def _metric_infos(metrics: str | Iterable[str] | None, convention: str) -> list[
         names = list(metrics)
     if names and any(":" in name for name in names):
         if convention == "all":
-            raise ValueError(f"--metrics {','.join(names)!r} names conventions itself: leave --convention out")
+            raise UserError(f"--metrics {','.join(names)!r} names conventions itself: leave --convention out")
         pairs = [name.split(":", 1) if ":" in name else (name, convention) for name in names]
         return [get_metric_info(name.strip(), each.strip()) for name, each in dict.fromkeys(map(tuple, pairs))]
     if convention == "all":
@@ -73,27 +81,27 @@ def _metric_infos(metrics: str | Iterable[str] | None, convention: str) -> list[
                  if name in list_metrics(each)]
         unknown = [name for name in names or [] if name not in {info.name for info in plans}]
         if unknown or not plans:
-            raise KeyError(f"no convention has the metric(s) {', '.join(unknown) or metrics!r}; known: "
+            raise UnknownNameError(f"no convention has the metric(s) {', '.join(unknown) or metrics!r}; known: "
                            f"{', '.join(dict.fromkeys(n for c in list_conventions() for n in list_metrics(c)))}")
         return plans
     available = list_metrics(convention)  # KeyError for an unknown convention
     names = available if names is None else names
     if not names:
-        raise ValueError(f"no metric selected (metrics={metrics!r}); choose from: {', '.join(available)}")
+        raise UserError(f"no metric selected (metrics={metrics!r}); choose from: {', '.join(available)}")
     return [get_metric_info(name, convention) for name in dict.fromkeys(names)]
 
 
 def _device(device: str | torch.device) -> torch.device:
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {str(device)!r}: CUDA is not available on this machine")
+        raise UserError(f"device {str(device)!r}: CUDA is not available on this machine")
     return device
 
 
 def _check_pattern(pattern: str) -> None:
     fields = [field for _, field, _, _ in string.Formatter().parse(pattern) if field is not None]
     if fields != ["id"] or os.sep in pattern or "/" in pattern:
-        raise ValueError(f"--pattern {pattern!r} must name a file stem with exactly one '{{id}}' field "
+        raise UserError(f"--pattern {pattern!r} must name a file stem with exactly one '{{id}}' field "
                          f"(e.g. 'F{{id}}' for F7.png), no folder and no other field")
 
 
@@ -130,7 +138,7 @@ def match_fused_files(fused_dir: str | os.PathLike, pair_ids: Sequence[str], pat
     _check_pattern(pattern)
     folder = Path(fused_dir)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder of fused images")
+        raise DataNotFoundError(f"{folder}: no such folder of fused images")
     images = sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
                     key=lambda p: natural_key(p.name))
     by_stem: dict[str, list[Path]] = {}
@@ -174,7 +182,7 @@ def match_fused_files(fused_dir: str | os.PathLike, pair_ids: Sequence[str], pat
         problems.append(f"{len(unknown)} file(s) named like '{pattern}' match no pair of the dataset: "
                         f"{_listing(unknown)} (wrong --dataset or --pattern?)")
     if problems:
-        raise ValueError(f"{folder}: " + "; ".join(problems))
+        raise UserError(f"{folder}: " + "; ".join(problems))
     if other:
         warnings.warn(f"{folder}: ignored {len(other)} image(s) not named like '{pattern}': {_listing(other)}",
                       stacklevel=2)
@@ -203,21 +211,22 @@ def _check_sizes(pairs, fused: dict[str, Path]) -> list[int]:
             mismatched.append(f"{fused[pair.pair_id]} is {f_size[1]}x{f_size[0]} but {pair.ir_path} is "
                               f"{ir_size[1]}x{ir_size[0]} (W x H)")
     if mismatched:
-        raise ValueError(f"{len(mismatched)} fused image(s) differ in size from their pair: "
+        raise UserError(f"{len(mismatched)} fused image(s) differ in size from their pair: "
                          + "; ".join(mismatched[:_LIST_LIMIT]) + (" ..." if len(mismatched) > _LIST_LIMIT else ""))
     return pixels
 
 
 def _read_triplet(fused_path: Path, pair) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The uint8 H x W fused, IR and VIS images of one pair (``ValueError`` if they decode to different sizes)."""
+    """The fused, IR and VIS images of one pair as uint8 with their own channels (H x W or H x W x 3);
+    ``UserError`` if they decode to different sizes."""
     from datamodules.datasets import read_pair
     from datamodules.io import read_image
 
-    fused_u8 = read_image(fused_path, mode="gray")
-    ir_u8, vis_u8 = read_pair(pair)
-    if fused_u8.shape != ir_u8.shape:  # the header said otherwise (e.g. EXIF-rotated JPEG)
-        raise ValueError(f"{fused_path} decodes to {fused_u8.shape[1]}x{fused_u8.shape[0]} but "
-                         f"{pair.ir_path} to {ir_u8.shape[1]}x{ir_u8.shape[0]} (W x H)")
+    fused_u8 = read_image(fused_path, mode="native")
+    ir_u8, vis_u8 = _read_sources(pair, read_pair, read_image)
+    if fused_u8.shape[:2] != ir_u8.shape[:2]:  # the header said otherwise (e.g. EXIF-rotated JPEG)
+        raise UserError(f"{fused_path} decodes to {fused_u8.shape[1]}x{fused_u8.shape[0]} but "
+                        f"{pair.ir_path} to {ir_u8.shape[1]}x{ir_u8.shape[0]} (W x H)")
     return fused_u8, ir_u8, vis_u8
 
 
@@ -254,7 +263,7 @@ def evaluate_folder(fused_dir: str | os.PathLike, dataset: str | os.PathLike,
             from the partial file (:mod:`metrics.results_log`).
 
     Returns:
-        DataFrame with columns ``dataset, image, metric, value, convention``, one row per
+        DataFrame with columns ``dataset, image, metric, value, convention, color_rule``, one row per
         (image, metric), images in pair-id order, metrics in the requested order.
     """
     import pandas as pd
@@ -272,7 +281,7 @@ def evaluate_folder_rows(fused_dir: str | os.PathLike, dataset: str | os.PathLik
                          device: str | torch.device = "cpu", progress: bool = True, *, workers: int = 1,
                          out: str | os.PathLike | None = None, batch_size: int = 8,
                          report: Callable[[str], None] | None = None) -> list[tuple]:
-    """:func:`evaluate_folder` as a list of ``(dataset, image, metric, value, convention)`` tuples (no pandas).
+    """:func:`evaluate_folder` as ``(dataset, image, metric, value, convention, color_rule)`` tuples (no pandas).
 
     ``report`` receives one-line notes for the user (e.g. how many images a resumed run found done).
     On an accelerator (``device="cuda"``) same-size images are evaluated ``batch_size`` at a time in
@@ -282,7 +291,7 @@ def evaluate_folder_rows(fused_dir: str | os.PathLike, dataset: str | os.PathLik
 
     from datamodules.datasets import dataset_ids, dataset_label, list_datasets, load_pairs
 
-    from .engine import Job, JobRunner
+    from .engine import Job, JobRunner, Notice as _Notice
     from .results_log import PartialResults, check_output_file, write_csv
 
     _check_pattern(pattern)
@@ -291,9 +300,11 @@ def evaluate_folder_rows(fused_dir: str | os.PathLike, dataset: str | os.PathLik
     infos = _metric_infos(metrics, convention)
     device = _device(device)
     if workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {workers}")
+        raise UserError(f"--workers must be at least 1, got {workers}")
     if workers > 1 and device.type != "cpu":
-        raise ValueError(f"--workers {workers} is for CPU evaluation; on {device.type} the images run one by one")
+        raise UserError(f"--workers {workers} is for CPU evaluation; on {device.type} the images run one by one")
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
     pairs = load_pairs(dataset, data_root=data_root, ids=ids)
     if str(dataset) in list_datasets():
         all_ids = dataset_ids(str(dataset))
@@ -305,7 +316,8 @@ def evaluate_folder_rows(fused_dir: str | os.PathLike, dataset: str | os.PathLik
     label = dataset_label(dataset)
     keys = [(info.name, info.convention) for info in infos]
     files = {p.pair_id: (fused[p.pair_id], p.ir_path, p.vis_path) for p in pairs}
-    values: dict[str, list[float]] = {}
+    values: dict[str, list] = {}  # pair id -> per metric (value, colour rule applied)
+    said: set = set()
     log = None
     if out is not None:
         log = PartialResults(out, {"fused_dir": str(Path(fused_dir).resolve()), "dataset": label,
@@ -323,12 +335,17 @@ def evaluate_folder_rows(fused_dir: str | os.PathLike, dataset: str | os.PathLik
         batch = batch_size if device.type != "cpu" else 1
         with JobRunner(keys, workers=workers, device=str(device), jobs=len(jobs), batch_size=batch) as runner, \
                 _progress_bar(progress, len(pairs), f"evaluating {label}", done=len(values)) as advance:
-            for job, image_values, caught in runner.run(jobs):
+            for job, result, caught in runner.run(jobs):
                 for category, message in caught:
+                    if category is _Notice:  # a colour rule turning colour into gray: once per evaluation
+                        if message not in said:
+                            said.add(message)
+                            warnings.warn(message, UserWarning, stacklevel=2)
+                        continue
                     warnings.warn(f"{label} {job.image_id}: {message}", category, stacklevel=2)
-                values[job.image_id] = image_values
+                values[job.image_id] = result
                 if log is not None:
-                    log.append(job.image_id, files[job.image_id], image_values)
+                    log.append(job.image_id, files[job.image_id], result)
                 advance()
     except KeyboardInterrupt:
         if log is not None:
@@ -336,37 +353,68 @@ def evaluate_folder_rows(fused_dir: str | os.PathLike, dataset: str | os.PathLik
             raise KeyboardInterrupt(f"interrupted after {len(values)} of {len(pairs)} images; their rows are in "
                                     f"{log.path}: run the same command again to resume") from None
         raise
-    rows = [(label, p.pair_id, info.name, value, info.convention)
-            for p in pairs for info, value in zip(infos, values[p.pair_id])]
+    rows = [(label, p.pair_id, info.name, value, info.convention, rule)
+            for p in pairs for info, (value, rule) in zip(infos, values[p.pair_id])]
     if log is not None:
         write_csv(out, COLUMNS, rows)
         log.remove()
     return rows
 
 
+def _read_sources(pair, read_pair, read_image) -> tuple[np.ndarray, np.ndarray]:
+    """A pair's IR and VIS as uint8 with their own channels (H x W or H x W x 3), one size.
+
+    A pair whose VIS is resized to the IR (``pair.resize_vis``) is read as gray by
+    :func:`datamodules.read_pair`, as the networks see it.
+    """
+    from datamodules.datasets import DatasetError
+
+    if pair.resize_vis:
+        return read_pair(pair)
+    ir, vis = read_image(pair.ir_path, mode="native"), read_image(pair.vis_path, mode="native")
+    if ir.shape[:2] != vis.shape[:2]:
+        raise DatasetError(f"{pair.ir_path} is {ir.shape[1]}x{ir.shape[0]} but {pair.vis_path} is "
+                           f"{vis.shape[1]}x{vis.shape[0]} (W x H): a pair must have one size")
+    return ir, vis
+
+
 # ---- tensors in memory --------------------------------------------------------------------------------
 
 def _from_uint8(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 H x W -> 1 x 1 x H x W in [0, 1]: float64 (exact 8-bit levels) on CPU, float32 elsewhere."""
+    """uint8 H x W (or H x W x 3) -> 1 x 1 (or 3) x H x W in [0, 1]: float64 (exact 8-bit levels) on CPU,
+    float32 elsewhere."""
     dtype = torch.float64 if device.type == "cpu" else torch.float32
-    return torch.from_numpy(image).to(device=device, dtype=dtype).div(255).view(1, 1, *image.shape)
+    tensor = torch.from_numpy(np.ascontiguousarray(image)).to(device=device, dtype=dtype).div(255)
+    return tensor.permute(2, 0, 1).unsqueeze(0) if tensor.ndim == 3 else tensor.view(1, 1, *image.shape)
+
+
+def _say_conversions(infos: list[MetricInfo], images: Sequence[torch.Tensor], said: set) -> None:
+    """Warn once per (convention, message) that a colour rule turns colour into gray."""
+    for info in infos:
+        notice = conversion_notice(info.color_rule, info.convention, *images)
+        if notice is not None and notice not in said:
+            said.add(notice)
+            warnings.warn(notice, UserWarning, stacklevel=3)
 
 
 def _as_list(images, name: str) -> list[torch.Tensor]:
-    """A batch N x 1 x H x W -> [batch]; a sequence of images (H x W, 1 x H x W or 1 x 1 x H x W) -> one each."""
+    """A batch N x C x H x W -> [batch]; a sequence of images (H x W, C x H x W or 1 x C x H x W, C in {1, 3})
+    -> one each."""
     if isinstance(images, torch.Tensor):
         if images.ndim != 4:
-            raise ValueError(f"{name} must be a batch N x 1 x H x W or a list of images, "
+            raise ValueError(f"{name} must be a batch N x C x H x W or a list of images, "
                              f"got shape {tuple(images.shape)}")
         return [images]
     out = []
     for i, image in enumerate(images):
         if not isinstance(image, torch.Tensor):
             raise ValueError(f"{name}[{i}] must be a torch.Tensor, got {type(image).__name__}")
-        if image.ndim not in (2, 3, 4) or image.numel() != image.shape[-2] * image.shape[-1]:
-            raise ValueError(f"{name}[{i}] must be one gray image H x W, 1 x H x W or 1 x 1 x H x W, "
+        channels = 1 if image.ndim == 2 else image.shape[-3]
+        if (image.ndim not in (2, 3, 4) or channels not in (1, 3)
+                or image.numel() != channels * image.shape[-2] * image.shape[-1]):
+            raise ValueError(f"{name}[{i}] must be one image H x W, C x H x W or 1 x C x H x W (C = 1 or 3), "
                              f"got shape {tuple(image.shape)}")
-        out.append(image.reshape(1, 1, *image.shape[-2:]))
+        out.append(image.reshape(1, channels, *image.shape[-2:]))
     return out
 
 
@@ -376,10 +424,11 @@ def evaluate_tensors(fused, ir, vis, *, metrics: str | Iterable[str] | None = "a
     """Evaluate in-memory fused images against their sources.
 
     Args:
-        fused, ir, vis: each a tensor N x 1 x H x W in [0, 1] (evaluated as one batch), or
-            a sequence of images 1 x 1 x H x W, 1 x H x W or H x W (each image on its own,
-            so sizes may differ). Quantise fused images to 8 bits first to match a
-            folder evaluation.
+        fused, ir, vis: each a tensor N x C x H x W in [0, 1], C = 1 or 3 (evaluated as one
+            batch), or a sequence of images 1 x C x H x W, C x H x W or H x W (each image on
+            its own, so sizes may differ). Colour follows each convention's colour rule
+            (:mod:`metrics.color`). Quantise fused images to 8 bits first to match a folder
+            evaluation.
         metrics: ``"all"``, ``"EN,MI"`` or a list of names.
         convention: the metric convention, or ``"all"`` (every convention).
         image_ids: one id per image (default ``"0"``, ``"1"``, ...).
@@ -387,7 +436,7 @@ def evaluate_tensors(fused, ir, vis, *, metrics: str | Iterable[str] | None = "a
         device: move the images there first (default: where they are).
 
     Returns:
-        DataFrame with columns ``dataset, image, metric, value, convention``.
+        DataFrame with columns ``dataset, image, metric, value, convention, color_rule``.
 
     Raises:
         ValueError: inputs that do not line up, or bad images (named by the metric checks).
@@ -403,10 +452,11 @@ def evaluate_tensors(fused, ir, vis, *, metrics: str | Iterable[str] | None = "a
     if len(ids) != total:
         raise ValueError(f"image_ids has {len(ids)} ids for {total} images")
     target = None if device is None else _device(device)
-    frames, start = [], 0
+    frames, start, said = [], 0, set()
     for f, a, b in zip(*chunks):
         if target is not None:
             f, a, b = f.to(target), a.to(target), b.to(target)
+        _say_conversions(infos, (f, a, b), said)
         frames.append(_rows(f, a, b, infos, ids[start:start + f.shape[0]], dataset))
         start += f.shape[0]
     return _concat(frames)
@@ -427,7 +477,8 @@ def _rows(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, infos: list[
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 with torch.no_grad():
-                    result = info.functional(fused, ir, vis, **info.options)
+                    result = apply_color_rule(info.functional, info.color_rule, fused, ir, vis,
+                                              name=f"{info.name} ({info.convention})", **info.options)
             for warning in caught:
                 warnings.warn(f"{dataset or 'images'} {', '.join(ids)}: {warning.message}", warning.category,
                               stacklevel=3)
@@ -439,6 +490,7 @@ def _rows(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, infos: list[
         "metric": [info.name for info in infos] * len(ids),
         "value": table.reshape(-1),
         "convention": [info.convention for info in infos] * len(ids),
+        "color_rule": [applied_rule(info.color_rule, fused, ir, vis) for info in infos] * len(ids),
     }, columns=COLUMNS)
 
 
@@ -485,7 +537,7 @@ def mean_table(results: "pd.DataFrame") -> "pd.DataFrame":
 
 
 def means_by_convention(rows: Iterable[Sequence]) -> dict[str, dict[str, dict[str, tuple[float, int]]]]:
-    """Means of ``(dataset, image, metric, value, convention)`` rows without pandas.
+    """Means of ``(dataset, image, metric, value, convention, ...)`` rows without pandas.
 
     Returns:
         convention -> metric -> dataset -> (mean, number of images), in first-seen order.
@@ -493,7 +545,7 @@ def means_by_convention(rows: Iterable[Sequence]) -> dict[str, dict[str, dict[st
         (pairwise summation) over the values in row order, equal to :func:`mean_table`'s.
     """
     grouped: dict[str, dict[str, dict[str, list[float]]]] = {}
-    for dataset, _image, metric, value, convention in rows:
+    for dataset, _image, metric, value, convention, *_ in rows:
         grouped.setdefault(convention, {}).setdefault(metric, {}).setdefault(dataset, []).append(value)
     return {convention: {metric: {dataset: (float(np.mean(np.asarray(v, dtype=np.float64))), len(v))
                                   for dataset, v in by_dataset.items()}

@@ -1,7 +1,12 @@
 """Registry of metrics: per (name, convention) the class, functional, direction, unit and reference.
 
 Every metric module registers itself on import with :func:`register_metric`;
-:mod:`metrics` imports them all.
+:mod:`metrics` imports them all. A metric from another package registers the
+same way (a :class:`~metrics.base.FusionMetric` subclass and its
+:class:`MetricInfo`), under a convention of its own if it likes
+(:func:`register_convention`); see the README's "Your own method". The facts of
+an entry (direction, unit, definition) are recorded with every result computed
+with it (:mod:`benchmarks.report.facts`).
 """
 
 from __future__ import annotations
@@ -11,8 +16,12 @@ from typing import Any, Callable, Iterable
 
 from torchmetrics import MetricCollection
 
-__all__ = ["MetricInfo", "create_collection", "get_metric", "get_metric_info", "list_conventions",
-           "list_metrics", "register_metric"]
+from datamodules.errors import UnknownNameError
+
+from .color import DEFAULT_RULE
+
+__all__ = ["MetricInfo", "convention_reference", "create_collection", "get_metric", "get_metric_info",
+           "list_conventions", "list_metrics", "register_convention", "register_metric"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,8 @@ class MetricInfo:
         reference: the paper / code it reproduces.
         convention: ``"default"`` or the evaluation code it reproduces.
         options: keyword options passed to the class and functional for this convention.
+        color_rule: what the convention does with colour inputs (a key of
+            :data:`metrics.color.RULES`; applied by :func:`metrics.color.apply_color_rule`).
     """
 
     name: str
@@ -40,27 +51,64 @@ class MetricInfo:
     reference: str
     convention: str = "default"
     options: dict[str, Any] = field(default_factory=dict)
+    color_rule: str = DEFAULT_RULE  # colour (issue 19): added by the `colour` helper
 
 
 _REGISTRY: dict[tuple[str, str], MetricInfo] = {}
+#: convention -> the evaluation code it reproduces
+_CONVENTIONS: dict[str, str] = {"default": "ivif-bench's own definitions (docs/conventions.md)"}
 
 
 def register_metric(info: MetricInfo) -> MetricInfo:
+    """Register a metric under ``(info.name, info.convention)``.
+
+    Raises:
+        ValueError: another entry under the same name and convention, a class
+            that is not a ``FusionMetric``, or a class whose ``higher_is_better``
+            contradicts ``info.higher_is_better``.
+    """
+    from .base import FusionMetric
+
     key = (info.name, info.convention)
+    if not (isinstance(info.metric_class, type) and issubclass(info.metric_class, FusionMetric)):
+        raise ValueError(f"metric {info.name!r}: metric_class {info.metric_class!r} is not a metrics.FusionMetric")
+    if bool(info.metric_class.higher_is_better) != bool(info.higher_is_better):
+        raise ValueError(f"metric {info.name!r} ({info.convention}): {info.metric_class.__name__}.higher_is_better is "
+                         f"{info.metric_class.higher_is_better} but the MetricInfo says {info.higher_is_better}")
     if key in _REGISTRY and _REGISTRY[key] != info:
         raise ValueError(f"metric {info.name!r} ({info.convention}) is registered twice")
     _REGISTRY[key] = info
     return info
 
 
+def register_convention(name: str, reference: str) -> str:
+    """Register a metric convention: the evaluation code (paper, repository, file) whose formulas it reproduces.
+
+    Raises:
+        ValueError: ``name`` already registered with another reference.
+    """
+    if _CONVENTIONS.get(name, reference) != reference:
+        raise ValueError(f"convention {name!r} is registered twice ({_CONVENTIONS[name]!r} and {reference!r})")
+    _CONVENTIONS[name] = reference
+    return name
+
+
+def convention_reference(name: str) -> str:
+    """What convention ``name`` reproduces ("" for one only used by metrics, never registered)."""
+    list_metrics(name)  # UnknownNameError for an unknown one
+    return _CONVENTIONS.get(name, "")
+
+
 def list_conventions() -> list[str]:
-    return sorted({convention for _, convention in _REGISTRY}, key=lambda c: (c != "default", c))
+    """``default`` first, then every other convention (registered, or holding a metric) in alphabetical order."""
+    names = set(_CONVENTIONS) | {convention for _, convention in _REGISTRY}
+    return sorted(names, key=lambda c: (c != "default", c))
 
 
 def list_metrics(convention: str = "default") -> list[str]:
     """Metric names of a convention, in registration order."""
     if convention not in list_conventions():
-        raise KeyError(f"unknown convention {convention!r}; known: {', '.join(list_conventions())}")
+        raise UnknownNameError(f"unknown convention {convention!r}; known: {', '.join(list_conventions())}")
     return [name for name, conv in _REGISTRY if conv == convention]
 
 
@@ -68,7 +116,7 @@ def get_metric_info(name: str, convention: str = "default") -> MetricInfo:
     try:
         return _REGISTRY[(name, convention)]
     except KeyError:
-        raise KeyError(
+        raise UnknownNameError(
             f"metric {name!r} is not in convention {convention!r}; it has: {', '.join(list_metrics(convention))}"
         ) from None
 
@@ -76,7 +124,8 @@ def get_metric_info(name: str, convention: str = "default") -> MetricInfo:
 def get_metric(name: str, convention: str = "default", **kwargs: Any):
     """A fresh ``FusionMetric`` for ``name`` under ``convention``."""
     info = get_metric_info(name, convention)
-    return info.metric_class(**{**info.options, **kwargs})
+    colour = {"color_rule": info.color_rule, "convention": info.convention, "metric_name": info.name}  # issue 19
+    return info.metric_class(**{**colour, **info.options, **kwargs})
 
 
 def create_collection(names: Iterable[str] | str | None = None, convention: str = "default") -> MetricCollection:

@@ -24,31 +24,33 @@ import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from datamodules.errors import UserError
+
 __all__ = ["PartialResults", "check_output_file", "write_csv"]
 
-_FORMAT = "ivif-bench evaluate partial results v1"
+_FORMAT = "ivif-bench evaluate partial results v2"
 
 
 def check_output_file(path: str | os.PathLike) -> Path:
     """Check that ``path`` can be the results CSV: not a folder, its folder creatable and writable.
 
-    Creates the missing parent folders. Raises ``ValueError`` with a one-line message naming
+    Creates the missing parent folders. Raises ``UserError`` with a one-line message naming
     the path otherwise (before any work is done).
     """
     path = Path(path)
     if path.is_dir():
-        raise ValueError(f"--out {path} is a folder; give a file path for the CSV, e.g. {path / 'results.csv'}")
+        raise UserError(f"--out {path} is a folder; give a file path for the CSV, e.g. {path / 'results.csv'}")
     if path.exists() and not os.access(path, os.W_OK):
-        raise ValueError(f"--out {path}: the file exists and is not writable")
+        raise UserError(f"--out {path}: the file exists and is not writable")
     parent = path.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        raise ValueError(f"--out {path}: {_first_file(parent)} is a file, not a folder") from None
+        raise UserError(f"--out {path}: {_first_file(parent)} is a file, not a folder") from None
     except PermissionError:
-        raise ValueError(f"--out {path}: cannot create the folder {parent} (permission denied)") from None
+        raise UserError(f"--out {path}: cannot create the folder {parent} (permission denied)") from None
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"--out {path}: the folder {parent} is not writable")
+        raise UserError(f"--out {path}: the folder {parent} is not writable")
     return path
 
 
@@ -89,7 +91,7 @@ class PartialResults:
         try:
             self._handle = open(self.path, mode)
         except OSError as err:
-            raise ValueError(f"--out: cannot write {self.path} ({err.strerror})") from None
+            raise UserError(f"--out: cannot write {self.path} ({err.strerror})") from None
         self._lock()
         if valid_bytes:
             self._handle.seek(valid_bytes)
@@ -108,7 +110,7 @@ class PartialResults:
             fcntl.flock(self._handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             self._handle.close()
-            raise ValueError(f"{self.path} is being written by another ivif-bench evaluate; wait for it or choose "
+            raise UserError(f"{self.path} is being written by another ivif-bench evaluate; wait for it or choose "
                              f"another --out") from None
 
     def _read(self) -> int:
@@ -122,12 +124,12 @@ class PartialResults:
         except (json.JSONDecodeError, UnicodeDecodeError):
             header = None
         if not isinstance(header, dict) or header.get("format") != _FORMAT:
-            raise ValueError(f"{self.path} is not an ivif-bench partial results file; move it away or choose "
+            raise UserError(f"{self.path} is not an ivif-bench partial results file; move it away or choose "
                              f"another --out")
         if header["key"] != self.key:
             differ = sorted(k for k in set(header["key"]) | set(self.key)
                             if header["key"].get(k) != self.key.get(k))
-            raise ValueError(f"{self.path} holds the unfinished results of a different evaluation (other "
+            raise UserError(f"{self.path} holds the unfinished results of a different evaluation (other "
                              f"{', '.join(differ)}); delete it to start afresh, or choose another --out")
         valid = len(lines[0]) + 1
         for line in lines[1:-1]:  # the last piece is empty when the file ends in a newline, else cut short
@@ -139,16 +141,18 @@ class PartialResults:
             valid += len(line) + 1
         return valid
 
-    def done(self, image_id: str, files: Sequence[os.PathLike]) -> list[float] | None:
-        """The stored values of ``image_id`` if its files are unchanged since, else ``None``."""
+    def done(self, image_id: str, files: Sequence[os.PathLike]) -> list[tuple[float, str]] | None:
+        """The stored ``(value, colour rule)`` per metric of ``image_id`` if its files are unchanged since, else
+        ``None``."""
         stored = self._done.get(image_id)
         if stored is None or stored[0] != _fingerprint(files):
             return None
-        return [math.nan if v is None else float(v) for v in stored[1]]
+        return [(math.nan if value is None else float(value), str(rule)) for value, rule in stored[1]]
 
-    def append(self, image_id: str, files: Sequence[os.PathLike], values: Sequence[float]) -> None:
-        """Add one finished image (one line, flushed to disk before returning)."""
-        self._write_line({"image": image_id, "files": _fingerprint(files), "values": [float(v) for v in values]})
+    def append(self, image_id: str, files: Sequence[os.PathLike], values: Sequence[tuple[float, str]]) -> None:
+        """Add one finished image's ``(value, colour rule)`` per metric (one line, on disk before returning)."""
+        self._write_line({"image": image_id, "files": _fingerprint(files),
+                          "values": [[float(value), str(rule)] for value, rule in values]})
 
     def _write_line(self, record: dict) -> None:
         self._handle.write(json.dumps(record).encode() + b"\n")

@@ -46,7 +46,7 @@ def _list() -> int:
 
 
 def _check_names(names: list[str]) -> list[str] | None:
-    from benchmarks.cli import UserError
+    from datamodules.errors import UserError
     from datamodules.datasets import list_datasets
 
     unknown = [n for n in names if n not in list_datasets()]
@@ -56,7 +56,7 @@ def _check_names(names: list[str]) -> list[str] | None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from benchmarks.cli import UserError
+    from datamodules.errors import UserError
     from datamodules.datasets import resolve_data_root
     from datamodules.download import download, verify
 

@@ -14,8 +14,9 @@ Fused images are evaluated from their 8-bit values, each image on one CPU thread
 each at a time). --out writes one CSV row per (dataset, image, metric) with
 columns dataset,image,metric,value,convention; it is checked before any work, and
 each finished image's rows go to OUT.partial at once, so an interrupted run keeps
-them and the same command run again resumes. The table of means is printed
-either way. --convention picks the evaluation code
+them and the same command run again resumes. Beside it, OUT's stem + .metrics.json
+records each metric's direction, unit, convention and definition. The table of
+means is printed either way. --convention picks the evaluation code
 whose formulas (and quirks) are reproduced (docs/conventions.md); 'all' computes
 every convention's metrics, one row per (image, metric, convention), and prints
 one table per convention.
@@ -104,7 +105,13 @@ def main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as interrupt:
         print(f"ivif-bench evaluate: {interrupt or 'interrupted'}", file=sys.stderr)
         return 130
+    if args.out:
+        from benchmarks.report.facts import write_metric_facts  # the facts travel with the rows
+        from metrics.registry import get_metric_info
+
+        pairs = dict.fromkeys((row[2], row[4]) for row in rows)  # (metric, convention)
+        facts = write_metric_facts(args.out, [get_metric_info(metric, convention) for metric, convention in pairs])
     print_means(rows)
     if args.out:
-        print(f"wrote {len(rows)} rows to {args.out}")
+        print(f"wrote {len(rows)} rows to {args.out} (metric facts: {facts})")
     return 0

@@ -55,7 +55,7 @@ def load_method(method: str, ckpt: str | None, data_root: str | None = None, ove
     """
     import torch
 
-    from benchmarks.cli import UserError
+    from datamodules.errors import UserError
     from lightning_modules import create_method, get_method_class, list_methods
 
     if method not in list_methods():
@@ -95,7 +95,7 @@ def load_method(method: str, ckpt: str | None, data_root: str | None = None, ove
 def resolve_device(name: str):
     import torch
 
-    from benchmarks.cli import UserError
+    from datamodules.errors import UserError
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -2,8 +2,11 @@
 
   ivif-bench leaderboard RUN [RUN ...] [--out DIR]
 
-Reads each RUN/results.csv (one row per method, seed, dataset, image, metric).
-Several runs are combined (e.g. runs of different seeds or methods); the same
+Reads each RUN/results.csv (one row per method, seed, dataset, image, metric)
+and the facts recorded with it (RUN/metrics.json: each metric's direction,
+unit, definition; RUN/methods.json): a metric is ranked in the direction the
+run recorded, and one without recorded facts is shown with "?" and not ranked.
+Imports no torch. Several runs are combined (e.g. runs of different seeds or methods); the same
 row with different values in two runs is an error. With one run the files are
 rewritten in RUN; with several, --out names where they go.
 """
@@ -21,16 +24,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from benchmarks.cli import UserError
+    from benchmarks.report.facts import read_facts
     from benchmarks.report.leaderboard import write_leaderboard
     from benchmarks.report.results import read_results
+    from datamodules.errors import UserError
 
     if args.out is None and len(args.runs) > 1:
         raise UserError("several run dirs: name the output folder with --out")
     out = Path(args.out or args.runs[0])
-    results = read_results(args.runs)
+    results, facts = read_results(args.runs), read_facts(args.runs)
     title = args.title or "Leaderboard: " + " + ".join(Path(r).resolve().name for r in args.runs)
-    paths = write_leaderboard(out, results, title=title)
+    paths = write_leaderboard(out, results, facts, title=title)
     print(paths["md"].read_text(encoding="utf-8"))
     print(f"written: {paths['csv']}, {paths['md']}, {paths['tex']}")
     return 0

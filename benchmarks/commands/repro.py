@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from benchmarks.commands.run import _devices
     from benchmarks.profiles import PROFILES
     from benchmarks.report.facts import HEADLINE_METRICS
-    from benchmarks.study.plan import EXECUTORS
+    from benchmarks.study import EXECUTORS
     from benchmarks.tracking import MODES
 
     what = parser.add_argument_group("the study")
@@ -100,16 +100,14 @@ def options_from(args: argparse.Namespace):
         wandb=args.wandb, accelerator=args.accelerator, devices=args.devices, strategy=args.strategy,
         num_nodes=args.num_nodes, max_steps=args.max_steps, checkpoint_every=args.checkpoint_every,
         metric_device=args.metric_device, download=args.download, progress=not args.no_progress,
-        argv=["ivif-bench", *sys.argv[1:]])
+        argv=["ivif-bench", *sys.argv[1:]], plugins=args.plugin)
 
 
 def main(args: argparse.Namespace) -> int:
-    import os
-
-    from benchmarks.run import TRAIN_ONLY_ENV
+    from benchmarks.run.train import rank_job
     from benchmarks.study import plan_study, run_study
 
-    rank_zero = not os.environ.get(TRAIN_ONLY_ENV)
+    rank_zero = rank_job() is None
     study = plan_study(options_from(args), announce=print if rank_zero else None)
     if rank_zero:
         index, count = study.options.shard

@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from benchmarks.cli import UserError
+    from datamodules.errors import UserError
     from benchmarks.study import merge_studies
 
     if args.out is None and len(args.dirs) > 1:

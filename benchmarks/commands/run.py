@@ -6,16 +6,18 @@
 
 The unit of work is (method, seed, dataset); a run started again with the same
 arguments skips the finished units and resumes an interrupted training from
-its last checkpoint. `average` and `max` are always included. Results go to
+its last checkpoint. Every reference rule (average, max, and any a plugin
+registers: needs_training = False) is always included. Results go to
 RUN/results.csv, RUN/leaderboard.{csv,md,tex}, RUN/plots/ and RUN/wandb/
 (offline runs: upload later with `wandb sync RUN/wandb/offline-run-*`).
-Profiles are the YAML files benchmarks/configs/<method>/<profile>.yaml.
+Profiles are the YAML files benchmarks/configs/<method>/<profile>.yaml (a
+plugin's method: the configs= folder it registered), read as `ivif-bench train`
+reads them; RUN/metrics.json records each metric's direction, unit and definition.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 
 
 def _devices(text: str):
@@ -29,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_argument_group("what to run")
     what.add_argument("--methods", default="all",
                       help="comma-separated registered methods, or 'all' (those with a config for the profile); "
-                           "average and max are always added (default: all)")
+                           "the reference rules (average, max, a plugin's) are always added (default: all)")
     what.add_argument("--datasets", default="auto",
                       help="comma-separated test sets or folders; 'sample' = the embedded sample pairs; 'auto' = "
                            "tno,flir,nir when the data root holds them, else the sample (default: auto)")
@@ -72,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_seeds(text: str) -> list[int]:
     """'3' -> [3]; '0-4' -> [0..4]; '0,3,7' -> [0, 3, 7]."""
-    from benchmarks.cli import UserError
+    from datamodules.errors import UserError
 
     seeds: list[int] = []
     for token in str(text).split(","):
@@ -91,7 +93,7 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def parse_checkpoints(items: list[str]) -> dict[str, str]:
-    from benchmarks.cli import UserError
+    from datamodules.errors import UserError
 
     checkpoints: dict[str, str] = {}
     for item in items:
@@ -105,7 +107,7 @@ def parse_checkpoints(items: list[str]) -> dict[str, str]:
 
 
 def parse_pairs(text: str | None) -> dict[str, list[str]] | None:
-    from benchmarks.cli import UserError
+    from datamodules.errors import UserError
 
     if not text:
         return None
@@ -132,13 +134,15 @@ def options_from(args: argparse.Namespace):
         train_dataset=args.train_dataset, wandb=args.wandb, name=args.name, accelerator=args.accelerator,
         devices=args.devices, strategy=args.strategy, num_nodes=args.num_nodes, max_steps=args.max_steps,
         checkpoint_every=args.checkpoint_every, metric_device=args.metric_device, plots=not args.no_plots,
-        qualitative=parse_pairs(args.pairs), download=args.download, progress=not args.no_progress)
+        qualitative=parse_pairs(args.pairs), download=args.download, progress=not args.no_progress,
+        plugins=args.plugin)
 
 
 def main(args: argparse.Namespace) -> int:
-    from benchmarks.run import TRAIN_ONLY_ENV, plan_run, run
+    from benchmarks.run import plan_run, run
+    from benchmarks.run.train import rank_job
 
-    rank_zero = not os.environ.get(TRAIN_ONLY_ENV)
+    rank_zero = rank_job() is None
     plan = plan_run(options_from(args), announce=print if rank_zero else None)
     run(plan)
     return 0

@@ -23,32 +23,14 @@ PASSTHROUGH = True
 
 
 def build_cli(argv: Sequence[str], run: bool = True):
-    """The LightningCLI for ``fit``, any FusionModule as model and any LightningDataModule as data."""
-    import lightning as L
-    from lightning.pytorch.cli import LightningCLI
+    """The config interpreter of every command (:func:`benchmarks.profiles.fusion_cli`) with Lightning's ``fit``."""
+    from benchmarks.profiles import fusion_cli
 
-    from lightning_modules import FusionModule
-
-    class FusionCLI(LightningCLI):
-        def after_fit(self) -> None:
-            callback = self.trainer.checkpoint_callback
-            path = getattr(callback, "last_model_path", "") or getattr(callback, "best_model_path", "")
-            if path and self.trainer.is_global_zero:
-                print(f"checkpoint: {path}")
-
+    cls = fusion_cli()
     args = ["fit", *argv] if run else list(argv)
     # `ivif-bench train ARGS` hands its ARGS to LightningCLI, which would warn that sys.argv also has them.
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
-    return FusionCLI(
-        FusionModule,
-        L.LightningDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        save_config_kwargs={"overwrite": True},
-        args=args,
-        run=run,
-        auto_configure_optimizers=False,
-    )
+    return cls(**cls.defaults, save_config_kwargs={"overwrite": True}, args=args, run=run)
 
 
 def main(argv: Sequence[str]) -> int:

@@ -9,7 +9,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from benchmarks.report.facts import HEADLINE_METRICS
+from benchmarks.report.facts import HEADLINE_METRICS, Facts, arrow
 
 __all__ = ["Reporter", "print_summary"]
 
@@ -40,13 +40,12 @@ class Reporter:
             yield lambda: bar.advance(task)
 
 
-
-def print_summary(reporter: Reporter, summary: pd.DataFrame, *, name: str, convention: str, paths: dict[str, Path],
+def print_summary(reporter: Reporter, summary: pd.DataFrame, facts: Facts, *, name: str, convention: str, paths: dict[str, Path],
                   results_path: Path, wandb_mode: str, wandb_project: str, wandb_dir: Path) -> None:
     """The leaderboard's headline metrics as one rich table (bold best, underlined second), and where the files are."""
     from rich.table import Table
 
-    from benchmarks.report.leaderboard import method_order, rank
+    from benchmarks.report.leaderboard import rank
 
     shown = [m for m in HEADLINE_METRICS if m in set(summary["metric"])] or list(dict.fromkeys(summary["metric"]))[:6]
     view = summary[summary["metric"].isin(shown) & (summary["convention"] == convention)].copy()
@@ -56,10 +55,10 @@ def print_summary(reporter: Reporter, summary: pd.DataFrame, *, name: str, conve
     table.add_column("dataset")
     table.add_column("method")
     for metric in shown:
-        higher = bool(view.loc[view["metric"] == metric, "higher_is_better"].iloc[0])
-        table.add_column(f"{metric} {'↑' if higher else '↓'}", justify="right")
+        higher = facts.higher_is_better(metric, convention)
+        table.add_column(f"{metric} {arrow(higher)}", justify="right")
     for dataset, block in view.groupby("dataset", sort=False):
-        for method in method_order(block["method"]):
+        for method in facts.method_order(block["method"]):
             cells = []
             for metric in shown:
                 cell = block[(block["method"] == method) & (block["metric"] == metric)]

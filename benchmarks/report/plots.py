@@ -26,9 +26,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from benchmarks.report.facts import metric_facts
-from benchmarks.report.leaderboard import method_order, metric_order
+from benchmarks.report.facts import Facts, arrow
 from benchmarks.report.results import RunLayout
+from datamodules.errors import UserError
 
 __all__ = ["QualitativeRow", "auto_zoom_box", "bars_figure", "per_image_figure", "plot_bars", "plot_per_image",
            "plot_qualitative", "plot_run", "qualitative_figure", "qualitative_rows", "save_figure"]
@@ -63,28 +63,29 @@ def _grid(count: int, columns: int = 4) -> tuple[int, int]:
     return math.ceil(count / columns), columns
 
 
-def _metric_title(metric: str, convention: str, higher: bool) -> str:
+def _metric_title(metric: str, convention: str, higher: bool | None) -> str:
     name = metric if convention == "default" else f"{metric} ({convention})"
-    return f"{name} {'↑' if higher else '↓'}"
+    return f"{name} {arrow(higher)}"
 
 
 def _unit_label(unit: str) -> str:
     return unit if unit else "value (no unit)"
 
 
-def bars_figure(summary: pd.DataFrame, dataset: str) -> Figure:
+def bars_figure(summary: pd.DataFrame, dataset: str, facts: Facts) -> Figure:
     """The bar figure of one test set: a panel per metric, a bar per method (mean), error bar = std.
 
     Args:
         summary: ``leaderboard.csv`` rows (method, dataset, metric, convention, mean, std, n, ...).
         dataset: the test set to draw.
+        facts: the facts recorded with the results (method order, directions, units).
     """
     block = summary[summary["dataset"] == dataset]
     if block.empty:
         raise ValueError(f"no summary rows for dataset {dataset!r}")
-    methods = method_order(summary["method"])
+    methods = facts.method_order(summary["method"])
     colors = _colors(methods)
-    keys = _metric_keys(block)
+    keys = _metric_keys(block, facts)
     rows, columns = _grid(len(keys))
     figure = Figure(figsize=(3.0 * columns, 2.6 * rows + 0.8), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
@@ -96,9 +97,8 @@ def bars_figure(summary: pd.DataFrame, dataset: str) -> Figure:
         x = np.arange(len(present))
         ax.bar(x, means, yerr=stds, capsize=3, color=[colors[m] for m in present], edgecolor="black",
                linewidth=0.5, error_kw={"elinewidth": 0.8})
-        higher, unit, _ = metric_facts(metric, convention)
-        ax.set_title(_metric_title(metric, convention, higher), fontsize=10)
-        ax.set_ylabel(_unit_label(unit), fontsize=8)
+        ax.set_title(_metric_title(metric, convention, facts.higher_is_better(metric, convention)), fontsize=10)
+        ax.set_ylabel(_unit_label(facts.unit(metric, convention)), fontsize=8)
         ax.set_xticks(x, present, rotation=45, ha="right", fontsize=8)
         ax.set_xlabel("method", fontsize=8)
         ax.tick_params(axis="y", labelsize=8)
@@ -110,17 +110,18 @@ def bars_figure(summary: pd.DataFrame, dataset: str) -> Figure:
     return figure
 
 
-def plot_bars(summary: pd.DataFrame, out_dir: str | os.PathLike, formats: Sequence[str] = FORMATS) -> list[Path]:
+def plot_bars(summary: pd.DataFrame, out_dir: str | os.PathLike, facts: Facts,
+              formats: Sequence[str] = FORMATS) -> list[Path]:
     """:func:`bars_figure` of every test set, saved as ``bars_<dataset>.png`` / ``.pdf``; returns the files."""
     paths: list[Path] = []
     for dataset in dict.fromkeys(summary["dataset"]):
-        paths += save_figure(bars_figure(summary, dataset), Path(out_dir) / f"bars_{dataset}", formats)
+        paths += save_figure(bars_figure(summary, dataset, facts), Path(out_dir) / f"bars_{dataset}", formats)
     return paths
 
 
-def _metric_keys(block: pd.DataFrame) -> list[tuple[str, str]]:
+def _metric_keys(block: pd.DataFrame, facts: Facts) -> list[tuple[str, str]]:
     keys = list(dict.fromkeys(zip(block["metric"], block["convention"])))
-    order = {m: i for i, m in enumerate(metric_order([k[0] for k in keys]))}
+    order = {m: i for i, m in enumerate(facts.metric_order([k[0] for k in keys]))}
     return sorted(keys, key=lambda k: (k[1] != "default", order[k[0]]))
 
 
@@ -129,7 +130,7 @@ def _legend(figure: Figure, methods: Sequence[str], colors: Mapping[str, tuple])
     figure.legend(handles, methods, loc="outside lower center", ncols=min(len(methods), 8), title="method")
 
 
-def per_image_figure(results: pd.DataFrame, dataset: str) -> Figure:
+def per_image_figure(results: pd.DataFrame, dataset: str, facts: Facts) -> Figure:
     """The per-image figure of one test set: a panel per metric, a box per method, the images as points on top.
 
     With several seeds every (seed, image) value is a point. The strip's
@@ -138,10 +139,10 @@ def per_image_figure(results: pd.DataFrame, dataset: str) -> Figure:
     block = results[results["dataset"] == dataset]
     if block.empty:
         raise ValueError(f"no results for dataset {dataset!r}")
-    methods = method_order(results["method"])
+    methods = facts.method_order(results["method"])
     colors = _colors(methods)
     rng = np.random.default_rng(0)
-    keys = _metric_keys(block)
+    keys = _metric_keys(block, facts)
     rows, columns = _grid(len(keys))
     figure = Figure(figsize=(3.0 * columns, 2.6 * rows + 0.8), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
@@ -156,9 +157,8 @@ def per_image_figure(results: pd.DataFrame, dataset: str) -> Figure:
         for i, (method, vals) in enumerate(zip(present, values)):
             ax.scatter(i + rng.uniform(-0.18, 0.18, len(vals)), vals, s=8, color=colors[method],
                        edgecolor="black", linewidth=0.3, zorder=3)
-        higher, unit, _ = metric_facts(metric, convention)
-        ax.set_title(_metric_title(metric, convention, higher), fontsize=10)
-        ax.set_ylabel(_unit_label(unit), fontsize=8)
+        ax.set_title(_metric_title(metric, convention, facts.higher_is_better(metric, convention)), fontsize=10)
+        ax.set_ylabel(_unit_label(facts.unit(metric, convention)), fontsize=8)
         ax.set_xticks(np.arange(len(present)), present, rotation=45, ha="right", fontsize=8)
         ax.set_xlabel("method", fontsize=8)
         ax.tick_params(axis="y", labelsize=8)
@@ -170,11 +170,13 @@ def per_image_figure(results: pd.DataFrame, dataset: str) -> Figure:
     return figure
 
 
-def plot_per_image(results: pd.DataFrame, out_dir: str | os.PathLike, formats: Sequence[str] = FORMATS) -> list[Path]:
+def plot_per_image(results: pd.DataFrame, out_dir: str | os.PathLike, facts: Facts,
+                   formats: Sequence[str] = FORMATS) -> list[Path]:
     """:func:`per_image_figure` of every test set, saved as ``per_image_<dataset>.png`` / ``.pdf``."""
     paths: list[Path] = []
     for dataset in dict.fromkeys(results["dataset"]):
-        paths += save_figure(per_image_figure(results, dataset), Path(out_dir) / f"per_image_{dataset}", formats)
+        paths += save_figure(per_image_figure(results, dataset, facts), Path(out_dir) / f"per_image_{dataset}",
+                             formats)
     return paths
 
 
@@ -312,7 +314,7 @@ def qualitative_rows(run_dir: str | os.PathLike, pairs: Mapping[str, Sequence[st
             pairs.setdefault(marker["dataset"], [marker["pairs"][0]["pair_id"]] if marker["pairs"] else [])
     unknown = sorted(set(pairs) - set(datasets))
     if unknown:
-        raise ValueError(f"{layout.root}: no results for dataset(s) {', '.join(unknown)}; the run has {', '.join(datasets)}")
+        raise UserError(f"{layout.root}: no results for dataset(s) {', '.join(unknown)}; the run has {', '.join(datasets)}")
     rows = []
     for dataset, pair_ids in pairs.items():
         chosen: dict[str, dict] = {}
@@ -321,7 +323,7 @@ def qualitative_rows(run_dir: str | os.PathLike, pairs: Mapping[str, Sequence[st
         for pair_id in pair_ids:
             source = next((p for m in chosen.values() for p in m["pairs"] if p["pair_id"] == str(pair_id)), None)
             if source is None:
-                raise ValueError(f"{layout.root}: dataset {dataset!r} has no evaluated pair {pair_id!r}")
+                raise UserError(f"{layout.root}: dataset {dataset!r} has no evaluated pair {pair_id!r}")
             ir, vis = read_pair(Pair(str(pair_id), Path(source["ir_path"]), Path(source["vis_path"]), dataset,
                                      resize_vis=bool(source.get("resize_vis", False))))
             fused = {}
@@ -356,28 +358,29 @@ def plot_run(run_dir: str | os.PathLike, *, pairs: Mapping[str, Sequence[str]] |
         out_dir: default ``run_dir/plots``.
         kinds: which plots: ``bars``, ``per_image``, ``qualitative`` (default all three).
     """
+    from benchmarks.report.facts import read_facts
     from benchmarks.report.leaderboard import summarize
     from benchmarks.report.results import read_results
 
     layout = RunLayout(run_dir)
-    results = read_results(layout.root)
+    results, facts = read_results(layout.root), read_facts(layout.root)
     if methods is not None:
         unknown = sorted(set(methods) - set(results["method"]))
         if unknown:
-            raise ValueError(f"{run_dir}: no results for method(s) {', '.join(unknown)}; "
-                             f"the run has {', '.join(method_order(results['method']))}")
+            raise UserError(f"{run_dir}: no results for method(s) {', '.join(unknown)}; "
+                             f"the run has {', '.join(facts.method_order(results['method']))}")
         results = results[results["method"].isin(methods)]
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
-        raise ValueError(f"unknown plot kind(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
+        raise UserError(f"unknown plot kind(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
     out_dir = Path(out_dir) if out_dir is not None else layout.plots
     paths: list[Path] = []
     if "bars" in kinds:
-        paths += plot_bars(summarize(results), out_dir, formats)
+        paths += plot_bars(summarize(results, facts), out_dir, facts, formats)
     if "per_image" in kinds:
-        paths += plot_per_image(results, out_dir, formats)
+        paths += plot_per_image(results, out_dir, facts, formats)
     if "qualitative" in kinds:
-        rows = qualitative_rows(layout.root, pairs, method_order(results["method"]))
+        rows = qualitative_rows(layout.root, pairs, facts.method_order(results["method"]))
         if rows:
             paths += plot_qualitative(rows, out_dir / "qualitative", formats=formats)
     return paths

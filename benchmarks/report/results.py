@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.provenance import read_json
+from datamodules.errors import DataNotFoundError, UserError
 
 __all__ = ["KEY", "RESULT_COLUMNS", "RunLayout", "Unit", "read_results", "read_results_file"]
 
@@ -101,6 +102,10 @@ class RunLayout:
     def results_file(self, unit: Unit) -> Path:
         return self.root / "results" / unit.method / f"seed{unit.seed}" / f"{unit.dataset}.csv"
 
+    def marker_of(self, marker: dict[str, Any]) -> Path:
+        """The file of a done marker read by :meth:`markers`."""
+        return self.marker(Unit(marker["method"], int(marker["seed"]), marker["dataset"]))
+
     def markers(self) -> list[dict[str, Any]]:
         """Every done marker of the run dir, in (method, seed, dataset) path order."""
         return [read_json(p) for p in sorted((self.root / "units").glob("*/seed*/*.done.json"))]
@@ -130,7 +135,7 @@ def read_results(run_dirs: str | os.PathLike | Iterable[str | os.PathLike]) -> p
     for run in run_dirs:
         path = Path(run) / "results.csv"
         if not path.is_file():
-            raise FileNotFoundError(f"{run}: no results.csv here; is it an ivif-bench run dir (ivif-bench run --out DIR)?")
+            raise DataNotFoundError(f"{run}: no results.csv here; is it an ivif-bench run dir (ivif-bench run --out DIR)?")
         frame = read_results_file(path)
         frame["run"] = str(run)
         frames.append(frame)
@@ -144,7 +149,7 @@ def read_results(run_dirs: str | os.PathLike | Iterable[str | os.PathLike]) -> p
         if not conflict.empty:
             key = dict(zip(KEY, conflict.index[0]))
             runs = ", ".join(repeated.set_index(KEY).loc[conflict.index[0], "run"].astype(str))
-            raise ValueError(f"runs {runs} disagree on {key}; combine runs with different seeds or methods only")
+            raise UserError(f"runs {runs} disagree on {key}; combine runs with different seeds or methods only")
     return results.drop_duplicates(KEY).drop(columns="run").reset_index(drop=True)
 
 
@@ -154,8 +159,8 @@ def read_results_file(path: str | os.PathLike) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype={"image": str, "method": str, "dataset": str, "metric": str, "convention": str})
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise ValueError(f"{path}: not a readable results CSV ({err})") from None
+        raise UserError(f"{path}: not a readable results CSV ({err})") from None
     missing = [c for c in RESULT_COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(RESULT_COLUMNS)}")
+        raise UserError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(RESULT_COLUMNS)}")
     return frame[RESULT_COLUMNS]

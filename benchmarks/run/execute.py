@@ -4,8 +4,9 @@ The unit of work is ``(method, seed, dataset)``. For each (method, seed) the
 runner gets a model (a reference rule needs none; a trainable method reuses
 ``--ckpt METHOD=PATH``, or the run dir's ``final.ckpt``, or is trained under
 its profile config, resuming from ``last.ckpt``), then for each test set not
-yet done it fuses every pair to an 8-bit PNG, evaluates every metric on the
-PNG read back, writes the per-image rows and finally a done marker. A killed
+yet done it fuses every pair to an 8-bit PNG and evaluates it through the
+metric classes (:mod:`benchmarks.run.evaluate`, ``Trainer.test``), writes the
+per-image rows and finally a done marker. A killed
 run started again with the same arguments skips the done units. The files:
 :mod:`benchmarks.report.results`.
 """
@@ -13,28 +14,29 @@ run started again with the same arguments skips the done units. The files:
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 import pandas as pd
 import torch
 
 from benchmarks import profiles
+from benchmarks.plugins import loaded_plugins
 from benchmarks.provenance import collect, environment, now, read_json, seed_everything, write_json
 from benchmarks.report.console import Reporter
+from benchmarks.report.facts import method_facts_of, metric_facts_of
 from benchmarks.report.results import RESULT_COLUMNS, RunLayout, Unit
+from benchmarks.run.evaluate import evaluate_unit
 from benchmarks.run.merge import merge_results, report_run
 from benchmarks.run.plan import MethodPlan, Plan, RunError
-from benchmarks.run.train import TRAIN_ONLY_ENV, train, train_only
+from benchmarks.run.train import rank_job, train, train_only
 from datamodules.download import sha256_of
-from datamodules.io import atomic_write, save_png, to_tensor
-from metrics.evaluate import evaluate_folder
+from datamodules.io import atomic_write
 
-__all__ = ["fuse_pairs", "run", "run_lock", "run_method_seed", "write_provenance"]
+__all__ = ["fusion_device", "run", "run_lock", "run_method_seed", "write_provenance"]
 
 
 @contextlib.contextmanager
@@ -70,9 +72,9 @@ def run(plan: Plan, reporter: Reporter | None = None) -> pd.DataFrame | None:
         The leaderboard summary (``leaderboard.csv`` rows), or ``None`` on a
         non-zero rank of a multi-device training.
     """
-    spec = os.environ.get(TRAIN_ONLY_ENV)
-    if spec:  # a rank started by Lightning's launcher: join rank 0's training, then stop
-        train_only(plan, json.loads(spec))
+    job = rank_job()
+    if job is not None:  # a rank started by Lightning's launcher: join rank 0's training, then stop
+        train_only(plan, job)
         return None
     from benchmarks.tracking import Tracker
 
@@ -137,6 +139,7 @@ def write_provenance(plan: Plan, started: str, status: str, clock: float | None 
         status=status,
         units=counts,
         history=history,
+        plugins=[asdict(plugin) for plugin in loaded_plugins()],
     )
     write_json(layout.provenance, record)
 
@@ -232,7 +235,8 @@ def _obtain_model(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter
     layout = plan.layout
     if not method.trainable:
         seed_everything(seed)
-        return profiles.instantiate(method.config["model"], f"{method.name}: model").eval(), None
+        config = plan.resolved_config(method.name, seed)
+        return profiles.instantiate(config, plan.config_source(method.name)).model.eval(), None
     if method.checkpoint is not None:
         checkpoint, source = method.checkpoint, "user checkpoint (--ckpt)"
     else:
@@ -253,10 +257,12 @@ def _obtain_model(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter
     return model.eval(), checkpoint
 
 
-
 def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint_sha: str | None, wandb_run,
               tracker, reporter: Reporter) -> None:
-    """Fuse every pair of the unit to PNG, evaluate, write the rows, then the done marker."""
+    """Fuse every pair of the unit to PNG and evaluate it (``Trainer.test``), write the rows, then the done marker."""
+    from lightning_modules import get_method_class
+    from metrics import get_metric_info
+
     layout = plan.layout
     pairs = plan.pairs[unit.dataset]
     fused_dir = layout.fused_dir(unit, plan.seed_level)
@@ -266,14 +272,10 @@ def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint
         if stale.name not in wanted:
             stale.unlink()
     clock = time.perf_counter()
-    fuse_pairs(model, pairs, fused_dir, fusion_device(plan, unit.method, unit.seed), reporter, f"fuse     {unit}")
-    fuse_s = time.perf_counter() - clock
-    clock = time.perf_counter()
-    rows = evaluate_folder(fused_dir, plan.sources.get(unit.dataset, unit.dataset), plan.options.data_root,
-                           ids=[p.pair_id for p in pairs], metrics=plan.metrics, convention=plan.options.convention,
-                           device=plan.options.metric_device, progress=plan.options.progress)
-    rows["dataset"] = unit.dataset
-    eval_s = time.perf_counter() - clock
+    rows = evaluate_unit(model, pairs, fused_dir, dataset=unit.dataset, metrics=plan.metrics,
+                         convention=plan.options.convention, device=fusion_device(plan, unit.method, unit.seed),
+                         metric_device=plan.options.metric_device, progress=plan.options.progress)
+    test_s = time.perf_counter() - clock
     rows.insert(0, "method", unit.method)
     rows.insert(1, "seed", unit.seed)
     results_file = layout.results_file(unit)
@@ -285,41 +287,17 @@ def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint
     write_json(layout.marker(unit), {
         "method": unit.method, "seed": unit.seed, "dataset": unit.dataset,
         "signature": _unit_signature(plan, unit, checkpoint_sha),
+        # what a reader needs to rank these rows, whether or not the metrics are registered where it reads them
+        "metric_facts": [metric_facts_of(get_metric_info(name, plan.options.convention)) for name in plan.metrics],
+        "method_facts": method_facts_of(get_method_class(unit.method)),
         "checkpoint": None if checkpoint is None else str(checkpoint),
         "fused_dir": str(fused_dir.relative_to(layout.root)),
         "results_file": str(results_file.relative_to(layout.root)),
         "pairs": [{"pair_id": p.pair_id, "ir_path": str(p.ir_path), "vis_path": str(p.vis_path),
                    "resize_vis": bool(getattr(p, "resize_vis", False))} for p in pairs],
         "means": {k: float(v) for k, v in means.items()},
-        "fuse_time_s": round(fuse_s, 3), "eval_time_s": round(eval_s, 3), "finished": now(),
+        "test_time_s": round(test_s, 3), "finished": now(),
         "environment": environment(),
     })
-    reporter.line(f"done {unit}: {len(pairs)} pairs, fused in {fuse_s:.1f} s, evaluated in {eval_s:.1f} s")
-
-
-def fuse_pairs(model, pairs: Sequence, out_dir: Path, device: torch.device, reporter: Reporter | None = None,
-               description: str = "fuse") -> list[Path]:
-    """Fuse each pair at full size (batch 1, eval mode, no grad) and write ``<pair_id>.png`` (8-bit) into ``out_dir``.
-
-    Raises:
-        ValueError: a fused image of the wrong shape or with NaN (names the pair).
-    """
-    from datamodules.datasets import read_pair
-
-    reporter = reporter or Reporter(progress=False)
-    model = model.to(device).eval()
-    paths = []
-    with torch.inference_mode(), reporter.progress(description, len(pairs)) as advance:
-        for pair in pairs:
-            ir, vis = (to_tensor(image).unsqueeze(0).to(device) for image in read_pair(pair))
-            fused = model.fuse(ir, vis)
-            if not isinstance(fused, torch.Tensor) or fused.shape != ir.shape:
-                shape = tuple(fused.shape) if isinstance(fused, torch.Tensor) else type(fused).__name__
-                raise ValueError(f"{type(model).__name__}.fuse returned {shape} for pair {pair.pair_id!r} of "
-                                 f"{pair.dataset!r}; expected {tuple(ir.shape)}")
-            if torch.isnan(fused).any():
-                raise ValueError(f"{type(model).__name__}.fuse returned NaN for pair {pair.pair_id!r} of {pair.dataset!r}")
-            paths.append(save_png(out_dir / f"{pair.pair_id}.png", fused[0, 0]))
-            advance()
-    return paths
+    reporter.line(f"done {unit}: {len(pairs)} pairs fused and evaluated in {test_s:.1f} s")
 

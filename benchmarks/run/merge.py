@@ -1,4 +1,5 @@
-"""Merging a run's units into ``results.csv``, then its leaderboard, plots, W&B leaderboard run and summary."""
+"""Merging a run's units into ``results.csv`` (with the facts of its metrics and methods), then its leaderboard,
+plots, W&B leaderboard run and summary."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pandas as pd
 
 from benchmarks.provenance import read_json, write_json
 from benchmarks.report.console import Reporter, print_summary
+from benchmarks.report.facts import Facts, read_facts
 from benchmarks.report.leaderboard import write_leaderboard
 from benchmarks.report.results import KEY, RESULT_COLUMNS, RunLayout, read_results_file
 from benchmarks.run.plan import Plan, RunError
@@ -19,15 +21,18 @@ __all__ = ["merge_results", "report_run"]
 
 
 def merge_results(layout: RunLayout, datasets: Sequence[str] = ()) -> pd.DataFrame:
-    """Rebuild ``results.csv`` from every done unit's file: exactly one row per key, written atomically.
+    """Rebuild ``results.csv`` from every done unit's file: exactly one row per key, written atomically; and
+    ``metrics.json`` / ``methods.json`` from the facts each unit's marker recorded.
 
     Rows are ordered by method (reference rules first), seed, then ``datasets``'
     order (the run's test sets; others after them), so tables list the sets as the run did.
     """
-    from benchmarks.report.leaderboard import method_order
-
     markers = layout.markers()
-    methods = method_order(m["method"] for m in markers)
+    facts = Facts()
+    for marker in markers:
+        facts.add(marker.get("metric_facts", []), {marker["method"]: marker["method_facts"]}
+                  if marker.get("method_facts") else {}, layout.marker_of(marker))
+    methods = facts.method_order(m["method"] for m in markers)
     datasets = list(datasets) + sorted({m["dataset"] for m in markers} - set(datasets))
     markers.sort(key=lambda m: (methods.index(m["method"]), m["seed"], datasets.index(m["dataset"])))
     frames = []
@@ -42,8 +47,8 @@ def merge_results(layout: RunLayout, datasets: Sequence[str] = ()) -> pd.DataFra
         raise RunError(f"{layout.root}: two result rows for {dict(first[KEY])}; a results file was edited by hand?")
     with atomic_write(layout.results, "w", encoding="utf-8", newline="") as handle:
         results.to_csv(handle, index=False, float_format="%.17g")
+    facts.write(layout.root)
     return results
-
 
 
 def report_run(plan: Plan, results: pd.DataFrame, tracker, reporter: Reporter) -> pd.DataFrame:
@@ -54,8 +59,9 @@ def report_run(plan: Plan, results: pd.DataFrame, tracker, reporter: Reporter) -
     if results.empty:
         reporter.line("no results yet")
         return pd.DataFrame()
-    paths = write_leaderboard(layout.root, results, title=f"Leaderboard: {plan.name}")
-    summary = summarize(results)
+    facts = read_facts(layout.root)
+    paths = write_leaderboard(layout.root, results, facts, title=f"Leaderboard: {plan.name}")
+    summary = summarize(results, facts)
     plot_paths: list[Path] = []
     if plan.options.plots:
         from benchmarks.report.plots import plot_run
@@ -74,7 +80,7 @@ def report_run(plan: Plan, results: pd.DataFrame, tracker, reporter: Reporter) -
             tracker.log_leaderboard(wandb_run, summary, plot_paths)
         finally:
             tracker.finish(wandb_run)
-    print_summary(reporter, summary, name=plan.name, convention=plan.options.convention, paths=paths,
+    print_summary(reporter, summary, facts, name=plan.name, convention=plan.options.convention, paths=paths,
                   results_path=layout.results, wandb_mode=tracker.mode, wandb_project=tracker.project,
                   wandb_dir=layout.root / "wandb")
     return summary

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-import yaml
 
 from benchmarks import profiles
 from benchmarks.report.results import RunLayout, Unit
+from datamodules.errors import UserError
 
 __all__ = ["FULL_DATASETS", "MethodPlan", "Plan", "RunError", "RunOptions", "SAMPLE_DATASETS", "check_checkpoint",
            "choose_datasets", "plan_run"]
@@ -28,7 +28,7 @@ SAMPLE_DATASETS = ("sample_tno", "sample_flir", "sample_nir")
 FULL_DATASETS = ("tno", "flir", "nir")
 
 
-class RunError(ValueError):
+class RunError(UserError):
     """A problem with the run's arguments or run dir, found before any training."""
 
 
@@ -63,6 +63,7 @@ class RunOptions:
             (the study runs its one method alone).
         seed_level_fused: fused images under ``fused/<method>/seed<k>/`` even with one
             seed (a study's shard may hold one seed of many).
+        plugins: plugin modules to load first (``--plugin``; the installed entry points load anyway).
     """
 
     out: Path | None = None
@@ -92,6 +93,7 @@ class RunOptions:
     progress: bool = True
     reference_rules: bool = True
     seed_level_fused: bool = False
+    plugins: Sequence[str] = ()
 
 
 @dataclass
@@ -116,6 +118,7 @@ class Plan:
     data_message: str
     skipped: list[tuple[str, str]] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)  # dataset label -> registered name or folder
+    _configs: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def seed_level(self) -> bool:
@@ -132,8 +135,19 @@ class Plan:
     def method(self, name: str) -> MethodPlan:
         return next(m for m in self.methods if m.name == name)
 
+    def config_source(self, method: str) -> str:
+        """Where ``method``'s config comes from, for messages: its YAML file, or "<method> (reference rule)"."""
+        return self.method(method).config.get("__file__") or f"{method} (reference rule, no config file)"
+
     def resolved_config(self, method: str, seed: int) -> dict[str, Any]:
-        """The config of ``method`` under ``seed`` with the run's overrides (the record of what trains)."""
+        """The config of ``method`` under ``seed`` with the run's overrides, as the config interpreter reads it
+        (:func:`benchmarks.profiles.parse_config`: typed, every default filled in): the record of what runs."""
+        key = (method, int(seed))
+        if key not in self._configs:
+            self._configs[key] = profiles.parse_config(self._overridden(method, seed), self.config_source(method))
+        return self._configs[key]
+
+    def _overridden(self, method: str, seed: int) -> dict[str, Any]:
         options = self.options
         ids = {name: [p.pair_id for p in pairs] for name, pairs in self.pairs.items()}
         config = profiles.resolve_config(
@@ -195,9 +209,11 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
             ``runs/<profile>`` (``runs/<profile>-sample`` on the sample).
         announce: called first with the one line saying which data the run uses.
     """
+    from benchmarks.plugins import load_plugins
     from datamodules.datasets import list_datasets, load_pairs
     from lightning_modules import get_method_class, list_methods
 
+    load_plugins(options.plugins)
     profile = profiles.get_profile(options.profile)
     seeds = [int(s) for s in options.seeds]
     if not seeds or len(set(seeds)) != len(seeds):
@@ -215,7 +231,7 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
     if unknown:
         raise RunError(f"unknown method(s) {', '.join(unknown)}; registered: {', '.join(registered)}")
     if options.reference_rules:
-        names = list(dict.fromkeys([*profiles.REFERENCE_METHODS, *names]))
+        names = list(dict.fromkeys([*list_methods(trainable=False), *names]))
     for method in options.checkpoints:
         if method not in registered:
             raise RunError(f"--ckpt {method}=...: unknown method {method!r}; registered: {', '.join(registered)}")
@@ -285,6 +301,9 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
         pairs[label], sources[label] = (selected[:limit] if limit else selected), str(dataset)
 
     plan = Plan(options, RunLayout(options.out), methods, pairs, metric_names, message, skipped, sources)
+    for method in plan.methods:  # every config is interpreted (keys, types, classes) before anything else
+        for seed in seeds:
+            plan.resolved_config(method.name, seed)
     # trainable methods that will train need their training data now, not after hours of other work
     kept = []
     for method in plan.methods:
@@ -296,7 +315,7 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
             if train_name in list_datasets():  # a folder is checked by the data module itself
                 try:
                     load_pairs(train_name, data.get("data_root"), data.get("train_ids"))
-                except (FileNotFoundError, KeyError, ValueError) as err:
+                except UserError as err:
                     if explicit:
                         raise RunError(f"{method.name}: its training data is not available: {err}") from None
                     plan.skipped.append((method.name, f"training data {train_name!r} not available "
@@ -304,9 +323,6 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
                     continue
         kept.append(method)
     plan.methods = kept
-    for method in plan.methods:  # the resolved configs must build their classes
-        config = plan.resolved_config(method.name, seeds[0])
-        profiles.import_class(config["data"]["class_path"], f"{method.name}: data.class_path")
     _check_training_configs(plan)
     return plan
 
@@ -392,7 +408,9 @@ def _check_training_configs(plan: Plan) -> None:
                                                           plan.layout.interrupted_checkpoint(method.name, seed)))
             if not (stored_file.is_file() and has_weights):
                 continue
-            stored = yaml.safe_load(stored_file.read_text(encoding="utf-8"))
+            # both read by the one interpreter: a config written as "lr: 1e-4" or "lr: 0.0001" is the same training
+            stored = profiles.parse_config(profiles.read_yaml(stored_file.read_text(encoding="utf-8"), stored_file),
+                                           stored_file)
             changes = _differences(_training_view(stored), _training_view(plan.resolved_config(method.name, seed)))
             if changes:
                 raise RunError(

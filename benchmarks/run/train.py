@@ -2,9 +2,9 @@
 
 Multi-device training (``--devices 2 --strategy ddp``) uses Lightning's own
 launcher, which starts the other ranks by re-running the command line: those
-ranks see ``IVIF_BENCH_TRAIN_ONLY`` (set by rank 0 around ``fit``), train that
-one (method, seed) with rank 0 and exit; rank 0 alone fuses, evaluates and
-writes.
+ranks see ``IVIF_BENCH_TRAIN_ONLY`` (set by rank 0 around ``fit``, naming its own
+pid, checked by :func:`rank_job`), train that one (method, seed) with rank 0 and
+exit; rank 0 alone fuses, evaluates and writes.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import os
 import time
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from benchmarks.run.plan import MethodPlan, Plan, RunError
 from datamodules.download import sha256_of
 from datamodules.io import atomic_write
 
-__all__ = ["TRAIN_ONLY_ENV", "train", "train_only"]
+__all__ = ["TRAIN_ONLY_ENV", "complete_checkpoint", "rank_job", "train", "train_only"]
 
 TRAIN_ONLY_ENV = "IVIF_BENCH_TRAIN_ONLY"
 
@@ -45,14 +46,22 @@ class _Stamp:
         return StampCallback()
 
 
-def _build_trainer(plan: Plan, method: MethodPlan, seed: int, config: dict[str, Any], wandb_run, show_progress: bool):
-    import lightning as L
+def _trainer_hook(plan: Plan, method: MethodPlan, seed: int, class_path: str, wandb_run, show_progress: bool):
+    """What the runner adds to a config's ``Trainer`` arguments (as interpreted by the config interpreter):
+    its checkpoints (``last.ckpt`` every N steps, ``interrupted.ckpt``, the method stamp), progress bar, logging."""
+
+    def hook(kwargs: dict[str, Any]) -> dict[str, Any]:
+        return _runner_trainer_arguments(plan, method, seed, class_path, wandb_run, show_progress, dict(kwargs))
+
+    return hook
+
+
+def _runner_trainer_arguments(plan: Plan, method: MethodPlan, seed: int, class_path: str, wandb_run,
+                              show_progress: bool, kwargs: dict[str, Any]) -> dict[str, Any]:
     from lightning.pytorch.callbacks import ModelCheckpoint, OnExceptionCheckpoint, ProgressBar, RichProgressBar
 
     from benchmarks.tracking import Tracker
 
-    where = f"{method.name}: trainer"
-    kwargs = profiles.instantiate(dict(config["trainer"]), where)
     callbacks = kwargs.pop("callbacks", None) or []
     callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
     checkpoint_dir = plan.layout.checkpoint_dir(method.name, seed)
@@ -61,7 +70,7 @@ def _build_trainer(plan: Plan, method: MethodPlan, seed: int, config: dict[str, 
                         every_n_train_steps=plan.options.checkpoint_every, enable_version_counter=False),
         # saved on an exception (Ctrl-C included), removed by Lightning after a clean fit
         OnExceptionCheckpoint(checkpoint_dir, filename="interrupted"),
-        _Stamp(method.name, seed, config["model"]["class_path"]),
+        _Stamp(method.name, seed, class_path),
     ]
     if show_progress and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(RichProgressBar())
@@ -69,20 +78,27 @@ def _build_trainer(plan: Plan, method: MethodPlan, seed: int, config: dict[str, 
     kwargs["enable_checkpointing"] = True
     max_steps = int(kwargs.get("max_steps") or -1)
     if max_steps > 0:  # short runs (smoke) still log their losses
-        kwargs["log_every_n_steps"] = min(int(kwargs.get("log_every_n_steps", 50)), max(1, max_steps // 10))
+        kwargs["log_every_n_steps"] = min(int(kwargs.get("log_every_n_steps") or 50), max(1, max_steps // 10))
     loggers = kwargs.pop("logger", None)
     loggers = [] if loggers in (None, True, False) else list(loggers) if isinstance(loggers, (list, tuple)) else [loggers]
     wandb_logger = Tracker.logger(wandb_run)
     if wandb_logger is not None:
         loggers.append(wandb_logger)
-    return L.Trainer(**kwargs, callbacks=callbacks, logger=loggers or False)
+    return {**kwargs, "callbacks": callbacks, "logger": loggers or False}
 
 
-def _loadable(path: Path) -> bool:
+def complete_checkpoint(path: Path) -> bool:
+    """Whether ``path`` is a whole checkpoint archive: ``False`` only for a file cut short (killed while writing).
+
+    ``torch.save`` writes a zip archive whose directory comes last, so a
+    truncated file has no (or a damaged) central directory and a failing
+    member CRC. Nothing else is judged here: a complete file that fails to load
+    later fails loudly, and an unreadable file (permissions) raises ``OSError``.
+    """
     try:
-        torch.load(path, map_location="cpu", weights_only=False)
-        return True
-    except Exception:  # noqa: BLE001 - a truncated file from a killed run
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except zipfile.BadZipFile:
         return False
 
 
@@ -97,22 +113,21 @@ def train(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter: Report
         resume = None
         candidates = [layout.last_checkpoint(method.name, seed), layout.interrupted_checkpoint(method.name, seed)]
         for path in sorted((p for p in candidates if p.is_file()), key=lambda p: p.stat().st_mtime_ns, reverse=True):
-            if _loadable(path):
+            if complete_checkpoint(path):
                 resume = path
                 break
-            reporter.line(f"{method.name}/seed{seed}: {path} is unreadable (killed while writing?); not resuming from it")
+            reporter.line(f"{method.name}/seed{seed}: {path} is cut short (killed while writing); not resuming from it")
             path.unlink()
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
         with atomic_write(layout.config_file(method.name, seed), "w", encoding="utf-8") as handle:
             yaml.safe_dump(config, handle, sort_keys=False)
         reporter.line(f"{method.name}/seed{seed}: training ({plan.options.profile} profile)"
                       + (f", resuming from {resume}" if resume else ""))
-    seed_everything(seed)
-    model = profiles.instantiate(config["model"], f"{method.name}: model")
-    data = profiles.instantiate(config["data"], f"{method.name}: data")
-    trainer = _build_trainer(plan, method, seed, config, wandb_run, plan.options.progress and not child)
+    seed_everything(seed)  # the config's seed_everything is the seed too: the interpreter seeds again, the same way
+    hook = _trainer_hook(plan, method, seed, config["model"]["class_path"], wandb_run, plan.options.progress and not child)
+    model, data, trainer, _ = profiles.instantiate(config, plan.config_source(method.name), trainer_hook=hook)
     environment_before = dict(os.environ)
-    os.environ[TRAIN_ONLY_ENV] = json.dumps({"method": method.name, "seed": seed,
+    os.environ[TRAIN_ONLY_ENV] = json.dumps({"method": method.name, "seed": seed, "launcher_pid": os.getpid(),
                                              "resume": None if resume is None else str(resume)})
     clock, started = time.perf_counter(), now()
     partial = checkpoint_dir / ".final.ckpt.partial"
@@ -165,6 +180,34 @@ def _end_distributed(trainer, environment_before: dict[str, str], kill_ranks: bo
     for key, value in environment_before.items():
         if os.environ.get(key) != value:
             os.environ[key] = value
+
+
+def rank_job() -> dict[str, Any] | None:
+    """The (method, seed) this process must train with rank 0, if Lightning's launcher started it; else ``None``.
+
+    Rank 0 sets :data:`TRAIN_ONLY_ENV` around ``fit`` with its own pid; a rank
+    started by the launcher is rank 0's direct child. A value whose pid is not
+    this process's parent is stale (an exported shell variable, a rank of an
+    earlier run) and stops the command instead of silently turning it into a
+    training-only rank.
+
+    Raises:
+        RunError: a stale or malformed value.
+    """
+    text = os.environ.get(TRAIN_ONLY_ENV)
+    if not text:
+        return None
+    try:
+        spec = json.loads(text)
+        launcher = int(spec["launcher_pid"])
+        spec["method"], spec["seed"]
+    except (ValueError, KeyError, TypeError):
+        raise RunError(f"${TRAIN_ONLY_ENV} holds {text[:200]!r}, not what an ivif-bench rank 0 sets; "
+                       f"unset it (it is set only for the ranks Lightning's launcher starts)") from None
+    if launcher != os.getppid():
+        raise RunError(f"${TRAIN_ONLY_ENV} is set by process {launcher}, which did not start this one (a stale "
+                       f"value, e.g. exported in the shell); unset it to run this command")
+    return spec
 
 
 def train_only(plan: Plan, spec: dict[str, Any]) -> None:

@@ -157,7 +157,7 @@ def engine_values(images: dict[str, np.ndarray], workers: int) -> dict[str, str]
         warnings.simplefilter("ignore")
         for job, values, _ in runner.run(jobs):
             for (name, convention), value in zip(keys, values):
-                out[f"{convention}/{name}/{job.image_id}"] = _encode(value)
+                out[f"{convention}/{name}/{job.image_id}"] = _encode(value[0] if isinstance(value, tuple) else value)
     return out
 
 

@@ -53,8 +53,11 @@ from __future__ import annotations
 
 import importlib
 
+#: how a study's seeds run (``--executor``): one after another in this process, or as Ray tasks
+EXECUTORS = ("serial", "ray")
+
 _EXPORTS = {
-    "EXECUTORS": "plan", "StudyError": "plan", "StudyOptions": "plan", "StudyPlan": "plan", "parse_shard": "plan",
+    "StudyError": "plan", "StudyOptions": "plan", "StudyPlan": "plan", "parse_shard": "plan",
     "plan_study": "plan", "shard_seeds": "plan", "study_seeds": "plan",
     "run_study": "executors",
     "merge_studies": "merge",
@@ -63,7 +66,7 @@ _EXPORTS = {
     "to_markdown": "statistics", "write_report": "statistics",
     "figure5_figure": "figures", "histogram_figure": "figures", "plot_figure5": "figures",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "EXECUTORS"])
 
 
 def __getattr__(name: str):

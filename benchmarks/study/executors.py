@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from benchmarks.provenance import now, read_json, write_json
 from benchmarks.report.console import Reporter
 from benchmarks.run.execute import run, run_lock, run_method_seed, write_provenance
 from benchmarks.run.merge import merge_results
-from benchmarks.run.train import TRAIN_ONLY_ENV
+from benchmarks.run.train import rank_job
 from benchmarks.study.plan import STUDY_FILE, StudyError, StudyOptions, StudyPlan, plan_study, seed_list
 from benchmarks.study.statistics import report_study
 from datamodules.io import atomic_write
@@ -149,7 +148,7 @@ def run_study(study: StudyPlan, reporter=None) -> pd.DataFrame | None:
     """
     from benchmarks.tracking import Tracker
 
-    if os.environ.get(TRAIN_ONLY_ENV):  # a rank started by Lightning's launcher: join rank 0's training
+    if rank_job() is not None:  # a rank started by Lightning's launcher: join rank 0's training
         run(study.plan)
         return None
     reporter = reporter or Reporter(study.options.progress)

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from benchmarks.report.facts import metric_facts
+from benchmarks.report.facts import Facts, arrow
 
 __all__ = ["figure5_figure", "histogram_figure", "plot_figure5"]
 
@@ -73,10 +73,9 @@ def figure5_figure(per_run: pd.DataFrame, report: pd.DataFrame, method: str):
                                 textcoords="offset points", ha="right", va="bottom" if above else "top",
                                 fontsize=6, color=color)
                 ax.margins(y=0.15)
-            higher = bool(row["higher_is_better"]) if row is not None else True
             if r == 0:
                 name = metric if convention == "default" else f"{metric} ({convention})"
-                ax.set_title(f"{name} {'↑' if higher else '↓'}", fontsize=9)
+                ax.set_title(f"{name} {arrow(row['higher_is_better'] if row is not None else None)}", fontsize=9)
             if c == 0:
                 ax.set_ylabel(f"{dataset}\nmean over images", fontsize=8)
             if r == len(datasets) - 1:
@@ -93,7 +92,7 @@ def figure5_figure(per_run: pd.DataFrame, report: pd.DataFrame, method: str):
     return figure
 
 
-def histogram_figure(per_run: pd.DataFrame, method: str):
+def histogram_figure(per_run: pd.DataFrame, method: str, facts: Facts):
     """The spread over runs: a row per dataset, a column per metric, a histogram of the runs' means over images.
 
     Grey band: mean ± std over runs (ddof 1); black line: the mean. NaN runs
@@ -102,6 +101,7 @@ def histogram_figure(per_run: pd.DataFrame, method: str):
 
     Args:
         per_run: :func:`per_run_means` rows.
+        facts: the facts recorded with the study (the arrows of the titles).
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -113,10 +113,9 @@ def histogram_figure(per_run: pd.DataFrame, method: str):
             values = per_run.loc[(per_run["dataset"] == dataset) & (per_run["metric"] == metric)
                                  & (per_run["convention"] == convention), "value"].to_numpy(dtype=float)
             finite = values[np.isfinite(values)]
-            higher, _, _ = metric_facts(metric, convention)
             name = metric if convention == "default" else f"{metric} ({convention})"
             dropped = f", {len(values) - len(finite)} NaN" if len(finite) < len(values) else ""
-            ax.set_title(f"{dataset}: {name} {'↑' if higher else '↓'}{dropped}", fontsize=8)
+            ax.set_title(f"{dataset}: {name} {arrow(facts.higher_is_better(metric, convention))}{dropped}", fontsize=8)
             if not len(finite):
                 ax.text(0.5, 0.5, "no finite value", ha="center", va="center", transform=ax.transAxes, fontsize=8)
                 continue

@@ -23,17 +23,18 @@ from typing import Any, Sequence
 from benchmarks.provenance import read_json
 from benchmarks.report.facts import HEADLINE_METRICS
 from benchmarks.run.plan import MethodPlan, Plan, RunOptions, plan_run
+from benchmarks.study import EXECUTORS
+from datamodules.errors import UserError
 
 __all__ = ["DEFINITION_KEYS", "EXECUTORS", "STUDY_FILE", "StudyError", "StudyOptions", "StudyPlan", "parse_shard",
            "plan_study", "seed_list", "shard_seeds", "study_seeds"]
 
-EXECUTORS = ("serial", "ray")
 STUDY_FILE = "study.json"
 # what must agree between invocations on one study dir, and between the shard dirs of one study
 DEFINITION_KEYS = ("method", "profile", "datasets", "pairs", "metrics", "convention", "cpus_per_run")
 
 
-class StudyError(ValueError):
+class StudyError(UserError):
     """A problem with a study's arguments or dirs (printed as one line by the CLI)."""
 
 
@@ -62,7 +63,8 @@ class StudyOptions:
         name: the W&B group; default ``repro-<method>-<profile>`` (the same for every shard).
         data_root, ids, limit_pairs, convention, train_dataset, wandb, accelerator,
         devices, strategy, num_nodes, max_steps, checkpoint_every, metric_device,
-        download, progress: as in :class:`benchmarks.run.plan.RunOptions`.
+        download, progress, plugins: as in :class:`benchmarks.run.plan.RunOptions`.
+        argv: the command line recorded in ``study.json`` (default ``sys.argv``).
     """
 
     method: str = "didfuse"
@@ -96,6 +98,7 @@ class StudyOptions:
     download: bool = False
     progress: bool = True
     argv: Sequence[str] | None = None
+    plugins: Sequence[str] = ()
 
 
 @dataclass
@@ -104,7 +107,7 @@ class StudyPlan:
 
     Attributes:
         options: the study's arguments, resolved (absolute paths, threads, metrics).
-        plan: the runner's :class:`~benchmarks.Plan` holding only the studied method.
+        plan: the runner's :class:`~benchmarks.run.plan.Plan` holding only the studied method.
         seeds: every seed of the study; ``shard_seeds`` those this invocation runs.
     """
 
@@ -188,12 +191,14 @@ def plan_study(options: StudyOptions, announce=None) -> StudyPlan:
             untrainable or unknown method, a bad shard, executor or metric,
             missing data, or a study dir made by a different study.
     """
+    from benchmarks.plugins import load_plugins
     from benchmarks.tracking import resolve_mode
     from datamodules.datasets import resolve_data_root
     from lightning_modules import get_method_class, list_methods
     from metrics import list_metrics
 
     options = StudyOptions(**{f.name: getattr(options, f.name) for f in fields(options)})
+    load_plugins(options.plugins)  # the method may be a plugin's (a Ray task loads them here too)
     if options.executor not in EXECUTORS:
         raise StudyError(f"--executor must be one of {', '.join(EXECUTORS)}; got {options.executor!r}")
     if options.method not in list_methods():
@@ -248,7 +253,7 @@ def plan_study(options: StudyOptions, announce=None) -> StudyPlan:
         name=options.name, accelerator=options.accelerator, devices=options.devices, strategy=options.strategy,
         num_nodes=options.num_nodes, max_steps=options.max_steps, checkpoint_every=options.checkpoint_every,
         metric_device=options.metric_device, plots=False, download=options.download, progress=options.progress,
-        reference_rules=False, seed_level_fused=True)
+        reference_rules=False, seed_level_fused=True, plugins=options.plugins)
     plan = plan_run(run_options, announce=announce)
     if [m.name for m in plan.methods] != [options.method]:
         reason = dict(plan.skipped).get(options.method, "not planned")

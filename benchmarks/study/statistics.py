@@ -15,8 +15,8 @@ import pandas as pd
 
 from benchmarks.provenance import read_json, write_json
 from benchmarks.report.console import Reporter
-from benchmarks.report.facts import HEADLINE_METRICS, metric_facts
-from benchmarks.report.leaderboard import method_order, metric_order, summarize
+from benchmarks.report.facts import HEADLINE_METRICS, Facts, arrow, read_facts
+from benchmarks.report.leaderboard import summarize
 from benchmarks.report.results import read_results
 from benchmarks.study.figures import plot_figure5
 from benchmarks.study.plan import STUDY_FILE, StudyError, seed_list
@@ -30,8 +30,9 @@ REPORT_COLUMNS = ["dataset", "metric", "convention", "higher_is_better", "unit",
                   "best_competitor", "best_value", "second_competitor", "second_value", "runs_first", "runs_second"]
 
 
-def per_run_means(results: pd.DataFrame, method: str) -> pd.DataFrame:
-    """The method's mean over images per (seed, dataset, metric): what Figure 5 plots.
+def per_run_means(results: pd.DataFrame, method: str, facts: Facts) -> pd.DataFrame:
+    """The method's mean over images per (seed, dataset, metric): what Figure 5 plots (metrics in Figure 5's
+    order, then the recorded order of ``facts``).
 
     Returns:
         Columns ``run`` (1-based, in seed order), ``seed``, ``dataset``,
@@ -47,8 +48,8 @@ def per_run_means(results: pd.DataFrame, method: str) -> pd.DataFrame:
     means.insert(0, "run", means["seed"].map({s: i + 1 for i, s in enumerate(seeds)}))
     datasets = list(dict.fromkeys(rows["dataset"]))
     names = list(dict.fromkeys(means["metric"]))
-    figure5 = [m for m in HEADLINE_METRICS if m in names]  # Figure 5's order, then the registry's
-    order = {m: i for i, m in enumerate(figure5 + [m for m in metric_order(names) if m not in figure5])}
+    figure5 = [m for m in HEADLINE_METRICS if m in names]  # Figure 5's order, then the run's
+    order = {m: i for i, m in enumerate(figure5 + [m for m in facts.metric_order(names) if m not in figure5])}
     means = means.assign(_d=means["dataset"].map(datasets.index), _m=means["metric"].map(order))
     return means.sort_values(["_d", "_m", "convention", "run"]).drop(columns=["_d", "_m"]).reset_index(drop=True)
 
@@ -67,18 +68,20 @@ def competitor_means(run_dir: str | os.PathLike, exclude: str | None = None) -> 
         results = results[results["method"] != exclude]
     if results.empty:
         raise StudyError(f"{run_dir}: no competitor results (only {exclude!r})")
-    summary = summarize(results)
+    summary = summarize(results, read_facts(run_dir))
     images = results.groupby(["method", "dataset"])["image"].agg(frozenset)
     summary["images"] = [images.get((m, d), frozenset()) for m, d in zip(summary["method"], summary["dataset"])]
     return summary[["method", "dataset", "metric", "convention", "mean", "n_images", "images"]]
 
 
-def study_report(per_run: pd.DataFrame, competitors: pd.DataFrame | None = None) -> pd.DataFrame:
+def study_report(per_run: pd.DataFrame, facts: Facts, competitors: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per (dataset, metric): mean, std (ddof 1), min, max over runs; with competitors, places.
 
     A run ranks ``1 + (number of competitors strictly better)`` in the
-    metric's direction (from the registry), comparing full-precision means;
-    ``runs_first`` / ``runs_second`` count the runs in first / second place.
+    metric's direction (from the ``facts`` recorded with the study), comparing
+    full-precision means; ``runs_first`` / ``runs_second`` count the runs in
+    first / second place. A metric without a recorded direction is not ranked
+    (no best competitor, no places).
 
     Returns:
         Rows with :data:`REPORT_COLUMNS`.
@@ -86,14 +89,14 @@ def study_report(per_run: pd.DataFrame, competitors: pd.DataFrame | None = None)
     rows = []
     for (dataset, metric, convention), block in per_run.groupby(["dataset", "metric", "convention"], sort=False):
         values = block["value"].to_numpy(dtype=float)
-        higher, unit, _ = metric_facts(metric, convention)
+        higher, unit = facts.higher_is_better(metric, convention), facts.unit(metric, convention)
         row = {"dataset": dataset, "metric": metric, "convention": convention, "higher_is_better": higher, "unit": unit,
                "n_runs": len(values), "mean": float(np.mean(values)),
                "std": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan,
                "min": float(np.min(values)), "max": float(np.max(values)),
                "best_competitor": None, "best_value": math.nan, "second_competitor": None, "second_value": math.nan,
                "runs_first": None, "runs_second": None}
-        if competitors is not None:
+        if competitors is not None and higher is not None:
             others = competitors[(competitors["dataset"] == dataset) & (competitors["metric"] == metric)
                                  & (competitors["convention"] == convention)].dropna(subset=["mean"])
             if not others.empty:
@@ -123,7 +126,7 @@ def to_markdown(report: pd.DataFrame, method: str, seeds: Sequence[int], title: 
     lines = [f"# {title}", "",
              f"{method} trained {len(seeds)} times (seeds {seed_list(seeds)}); each value is a run's mean over the "
              "test images (8-bit fused PNGs); mean, std (ddof 1), min and max run over the runs. "
-             "↑ higher is better, ↓ lower is better.", ""]
+             "↑ higher is better, ↓ lower is better (? no direction recorded: not ranked).", ""]
     if competitors:
         lines += ["Best / second: the best and second-best competitor's mean (leaderboard of the competitors' run); "
                   "1st / 2nd: in how many runs the method ranks first / second against them.", ""]
@@ -137,7 +140,7 @@ def to_markdown(report: pd.DataFrame, method: str, seeds: Sequence[int], title: 
                   "|---|" + "---:|" * (len(header) - 1)]
         for row in block.itertuples(index=False):
             name = row.metric if row.convention == "default" else f"{row.metric} ({row.convention})"
-            cells = [f"{name} {'↑' if row.higher_is_better else '↓'}", f"{_fmt(row.mean)} ± {_fmt(row.std)}",
+            cells = [f"{name} {arrow(row.higher_is_better)}", f"{_fmt(row.mean)} ± {_fmt(row.std)}",
                      _fmt(row.min), _fmt(row.max)]
             if competitors:
                 cells += [f"{row.best_competitor} {_fmt(row.best_value)}" if row.best_competitor else "–",
@@ -159,7 +162,7 @@ def read_study(study_dir: str | os.PathLike, competitors: str | os.PathLike | No
 
     Returns:
         ``{"study": study.json, "method": str, "seeds": [int], "results": per-image rows,
-        "runs": per_run_means rows, "report": study_report rows}``.
+        "runs": per_run_means rows, "report": study_report rows, "facts": the facts recorded with the study}``.
 
     Raises:
         StudyError: not a study dir, or a study without its report (a shard, or unfinished).
@@ -174,14 +177,22 @@ def read_study(study_dir: str | os.PathLike, competitors: str | os.PathLike | No
                          "ivif-bench repro command, or join the shards with ivif-bench repro-merge)")
     results = read_results(root)
     results = results[(results["method"] == method) & results["seed"].isin(seeds)].reset_index(drop=True)
-    per_run = per_run_means(results, method)
+    facts = read_facts(root)
+    per_run = per_run_means(results, method, facts)
     if competitors is not None:
-        report = study_report(per_run, competitor_means(competitors, exclude=method))
+        report = study_report(per_run, facts, _competitors(competitors, method, facts))
     else:
         report = pd.read_csv(root / "repro_report.csv", dtype={"best_competitor": object, "second_competitor": object})
-        for column in ("best_competitor", "second_competitor", "runs_first", "runs_second"):
+        for column in ("best_competitor", "second_competitor", "runs_first", "runs_second", "higher_is_better"):
             report[column] = report[column].astype(object).where(report[column].notna(), None)
-    return {"study": record, "method": method, "seeds": seeds, "results": results, "runs": per_run, "report": report}
+    return {"study": record, "method": method, "seeds": seeds, "results": results, "runs": per_run, "report": report,
+            "facts": facts}
+
+
+def _competitors(run_dir: str | os.PathLike, method: str, facts: Facts) -> pd.DataFrame:
+    """:func:`competitor_means`, after checking the competitors' run records each metric as the study does."""
+    facts.merged(read_facts(run_dir), f"--competitors {run_dir}")
+    return competitor_means(run_dir, exclude=method)
 
 
 def write_report(out_dir: str | os.PathLike, results: pd.DataFrame, method: str, seeds: Sequence[int],
@@ -201,11 +212,12 @@ def write_report(out_dir: str | os.PathLike, results: pd.DataFrame, method: str,
     missing = [s for s in seeds if s not in have]
     if missing:
         raise StudyError(f"{out_dir}: no results for seed(s) {seed_list(missing)} of the study")
-    per_run = per_run_means(results[results["seed"].isin(list(seeds))], method)
+    facts = read_facts(out_dir)
+    per_run = per_run_means(results[results["seed"].isin(list(seeds))], method, facts)
     notes = []
     table = None
     if competitors is not None:
-        table = competitor_means(competitors, exclude=method)
+        table = _competitors(competitors, method, facts)
         study_images = results.groupby("dataset")["image"].agg(frozenset)
         for dataset in per_run["dataset"].unique():
             block = table[table["dataset"] == dataset]
@@ -216,8 +228,9 @@ def write_report(out_dir: str | os.PathLike, results: pd.DataFrame, method: str,
                 if images != study_images[dataset]:
                     notes.append(f"{dataset}: competitor {name} was evaluated on {len(images)} image(s), the study on "
                                  f"{len(study_images[dataset])} (not the same pairs: compare with care)")
-        notes.append(f"competitors: {', '.join(method_order(table['method']))} from {competitors}")
-    report = study_report(per_run, table)
+        notes.append(f"competitors: {', '.join(read_facts(competitors).method_order(table['method']))} "
+                     f"from {competitors}")
+    report = study_report(per_run, facts, table)
     paths = {"runs": out_dir / "repro_runs.csv", "csv": out_dir / "repro_report.csv", "md": out_dir / "repro_report.md"}
     with atomic_write(paths["runs"], "w", encoding="utf-8", newline="") as handle:
         per_run.to_csv(handle, index=False, float_format="%.17g")

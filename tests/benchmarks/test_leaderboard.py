@@ -1,4 +1,5 @@
-"""Leaderboard: statistics, ranking direction, Table-4 layout (md / tex), combining run dirs, the CLI."""
+"""Leaderboard: statistics, ranking direction from the recorded facts, Table-4 layout (md / tex), combining run dirs,
+the CLI."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.cli import main as cli
+from benchmarks.report.facts import Facts, registry_facts
 from benchmarks.report.leaderboard import rank, summarize, to_latex, to_markdown, write_leaderboard
 from benchmarks.report.results import RESULT_COLUMNS, read_results
 from metrics import get_metric_info
@@ -20,6 +22,9 @@ VALUES = {
     ("max", "flir"): {"EN": [6.9, 6.9], "MSE": [50.0, 70.0]},
     ("didfuse", "flir"): {"EN": [7.0, 7.2], "MSE": [150.0, 150.0]},
 }
+
+
+FACTS = registry_facts([("EN", "default"), ("MSE", "default")], ["average", "max", "didfuse"])
 
 
 def rows(seed: int = 0, shift: float = 0.0) -> pd.DataFrame:
@@ -36,14 +41,14 @@ def cell(summary: pd.DataFrame, method: str, dataset: str, metric: str) -> pd.Se
 
 
 def test_summary_over_images_then_over_seeds():
-    one = summarize(rows())
+    one = summarize(rows(), FACTS)
     entry = cell(one, "didfuse", "tno", "MSE")
     assert entry["mean"] == pytest.approx(220.0) and entry["std"] == pytest.approx(np.std([200, 240], ddof=1))
     assert entry["n"] == 2 and entry["n_seeds"] == 1 and not entry["higher_is_better"]
     assert list(one.dataset.unique()) == ["tno", "flir"]  # the results' order, not alphabetical
     assert list(one[(one.dataset == "tno") & (one.metric == "EN")].method) == ["average", "max", "didfuse"]
 
-    several = summarize(pd.concat([rows(0), rows(1, shift=1.0), rows(2, shift=2.0)]))
+    several = summarize(pd.concat([rows(0), rows(1, shift=1.0), rows(2, shift=2.0)]), FACTS)
     entry = cell(several, "didfuse", "tno", "EN")
     per_seed = [6.6, 7.6, 8.6]  # mean over the 2 images, per seed
     assert entry["mean"] == pytest.approx(np.mean(per_seed)) and entry["std"] == pytest.approx(np.std(per_seed, ddof=1))
@@ -53,26 +58,27 @@ def test_summary_over_images_then_over_seeds():
 def test_nan_is_reported_and_never_ranked():
     data = rows()
     data.loc[(data.method == "max") & (data.dataset == "tno") & (data.metric == "EN") & (data.image == "1"), "value"] = np.nan
-    summary = summarize(data)
+    summary = summarize(data, FACTS)
     assert np.isnan(cell(summary, "max", "tno", "EN")["mean"])
     ranks = summary.assign(r=rank(summary))
     assert cell(ranks, "didfuse", "tno", "EN")["r"] == 1 and cell(ranks, "average", "tno", "EN")["r"] == 2
 
 
 def test_rank_respects_each_metrics_direction_and_ties():
-    summary = summarize(rows())
+    summary = summarize(rows(), FACTS)
     summary["r"] = rank(summary)
     assert [cell(summary, m, "tno", "EN")["r"] for m in ("max", "didfuse", "average")] == [1, 2, 0]
     assert [cell(summary, m, "tno", "MSE")["r"] for m in ("average", "didfuse", "max")] == [1, 2, 0]  # lower is better
     assert [cell(summary, m, "flir", "EN")["r"] for m in ("average", "didfuse", "max")] == [1, 2, 0]
-    tied = summarize(pd.concat([rows(), rows().query("method == 'max'").assign(method="max_twin")]))
+    twin = FACTS.merged(Facts(methods={"max_twin": FACTS.methods["max"]}))
+    tied = summarize(pd.concat([rows(), rows().query("method == 'max'").assign(method="max_twin")]), twin)
     tied["r"] = rank(tied)
     assert cell(tied, "max", "tno", "EN")["r"] == 1 and cell(tied, "max_twin", "tno", "EN")["r"] == 1
     assert cell(tied, "didfuse", "tno", "EN")["r"] == 2
 
 
 def test_markdown_is_table_4_layout():
-    text = to_markdown(summarize(rows()), title="Leaderboard: test")
+    text = to_markdown(summarize(rows(), FACTS), FACTS, title="Leaderboard: test")
     tno = text.split("## tno")[1].split("## flir")[0]
     assert "| Metric | average | max | didfuse |" in tno
     assert "| EN ↑ | 6.100 | **6.900** | <u>6.600</u> |" in tno
@@ -84,7 +90,8 @@ def test_markdown_is_table_4_layout():
 
 def test_latex_bold_underline_escaping_and_footnote():
     data = rows().replace({"method": {"didfuse": "two_layer_gan"}})
-    tex = to_latex(summarize(data))
+    facts = FACTS.merged(registry_facts(methods=["two_layer_gan"]))
+    tex = to_latex(summarize(data, facts), facts)
     assert r"Metric & average & max & two\_layer\_gan \\" in tex
     assert r"EN$\uparrow$ & 6.100 & \textbf{6.900} & \underline{6.600} \\" in tex
     assert r"MSE$\downarrow$ & \textbf{110.000} & 310.000 & \underline{220.000} \\" in tex
@@ -93,9 +100,10 @@ def test_latex_bold_underline_escaping_and_footnote():
     assert "lower is better" in tex
 
 
-def write_run(folder, frame: pd.DataFrame):
+def write_run(folder, frame: pd.DataFrame, facts: Facts = FACTS):
     folder.mkdir(parents=True, exist_ok=True)
     frame.to_csv(folder / "results.csv", index=False)
+    facts.write(folder)
     return folder
 
 
@@ -123,8 +131,34 @@ def test_combining_runs_and_the_leaderboard_command(tmp_path, capsys):
 
 
 def test_write_leaderboard_is_complete(tmp_path):
-    paths = write_leaderboard(tmp_path, rows())
+    paths = write_leaderboard(tmp_path, rows(), FACTS)
     board = pd.read_csv(paths["csv"])
     assert list(board.columns[:7]) == ["method", "dataset", "metric", "convention", "mean", "std", "n"]
     assert len(board) == 3 * 2 * 2
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files
+
+
+def test_a_metric_without_recorded_facts_is_shown_but_never_ranked(tmp_path, capsys):
+    """A plugin's metric read where the plugin is not installed: its direction comes from the run, or from nowhere."""
+    data = pd.concat([rows(), rows().query("metric == 'EN'").assign(metric="MINE", value=lambda f: -f["value"])])
+    lower_is_better = {"name": "MINE", "convention": "default", "higher_is_better": False, "unit": "u",
+                       "definition": "the plugin's own", "reference": "a plugin"}
+    recorded = write_run(tmp_path / "recorded", data, FACTS.merged(Facts.from_records([lower_is_better])))
+    assert cli(["leaderboard", str(recorded)]) == 0
+    text = (recorded / "leaderboard.md").read_text(encoding="utf-8")
+    assert "| MINE ↓ | -6.100 | **-6.900** | <u>-6.600</u> |" in text  # ranked in the run's recorded direction
+    assert "**MINE** (lower is better; u): the plugin's own" in text
+
+    unrecorded = write_run(tmp_path / "unrecorded", data)  # facts of EN and MSE only
+    assert cli(["leaderboard", str(unrecorded)]) == 0
+    text = (unrecorded / "leaderboard.md").read_text(encoding="utf-8")
+    assert "| MINE ? | -6.100 | -6.900 | -6.600 |" in text  # not guessed "higher is better": no bold, no underline
+    assert "**MINE** (direction unknown): no facts recorded" in text
+    board = pd.read_csv(unrecorded / "leaderboard.csv")
+    assert board[board.metric == "MINE"].higher_is_better.isna().all()
+    assert board[board.metric == "MSE"].higher_is_better.eq(False).all()
+
+    conflicting = write_run(tmp_path / "conflicting", data, FACTS.merged(Facts.from_records(
+        [{**lower_is_better, "higher_is_better": True}])))
+    assert cli(["leaderboard", str(recorded), str(conflicting), "--out", str(tmp_path / "both")]) == 2
+    assert "metric MINE (default) is recorded as lower is better and as higher is better" in capsys.readouterr().err

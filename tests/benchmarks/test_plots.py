@@ -10,6 +10,7 @@ from matplotlib.patches import Rectangle
 from PIL import Image
 
 from benchmarks.cli import main as cli
+from benchmarks.report.facts import read_facts
 from benchmarks.report.leaderboard import summarize
 from benchmarks.report.plots import auto_zoom_box, bars_figure, per_image_figure, qualitative_figure, qualitative_rows
 from benchmarks.report.results import read_results
@@ -39,8 +40,9 @@ def test_the_run_writes_every_plot_as_png_and_pdf(run_dir):
 
 
 def test_bars_are_means_with_std_error_bars_units_and_legend(run_dir):
-    summary = summarize(read_results(run_dir))
-    figure = bars_figure(summary, "sample_tno")
+    facts = read_facts(run_dir)
+    summary = summarize(read_results(run_dir), facts)
+    figure = bars_figure(summary, "sample_tno", facts)
     panels = [ax for ax in figure.axes if ax.get_visible()]
     assert [ax.get_title() for ax in panels] == ["EN ↑", "MSE ↓"]
     for ax, metric in zip(panels, ["EN", "MSE"]):
@@ -57,7 +59,7 @@ def test_bars_are_means_with_std_error_bars_units_and_legend(run_dir):
 
 def test_per_image_plot_shows_every_image(run_dir):
     results = read_results(run_dir)
-    figure = per_image_figure(results, "sample_flir")
+    figure = per_image_figure(results, "sample_flir", read_facts(run_dir))
     ax = [a for a in figure.axes if a.get_visible()][0]
     strips = [c for c in ax.collections if isinstance(c, PathCollection)]
     assert [len(s.get_offsets()) for s in strips] == [2, 2]  # one point per image, per method

@@ -210,7 +210,7 @@ def test_configs_build_the_method(profile):
     from benchmarks.profiles import instantiate, method_config
 
     config = method_config("ataman_akar", profile)
-    model, data = instantiate(config["model"], "model"), instantiate(config["data"], "data")
+    model, data, _, _ = instantiate(config, config["__file__"])  # the config interpreter of run, repro and train
     assert type(model) is AtamanAkar
     assert list(data.hparams.test_datasets) == ["tno", "flir", "nir"]
     if profile == "paper":  # spec 4.3, on the benchmark's training pairs

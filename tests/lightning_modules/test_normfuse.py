@@ -168,7 +168,7 @@ def test_configs_build_the_method(name, profile):
     from benchmarks.profiles import instantiate, method_config
 
     config = method_config(name, profile)
-    model, data = instantiate(config["model"], "model"), instantiate(config["data"], "data")
+    model, data, _, _ = instantiate(config, config["__file__"])  # the config interpreter of run, repro and train
     assert type(model) is METHODS[name]
     assert data.hparams.train_dataset == "flir_train" and list(data.hparams.test_datasets) == ["tno", "flir", "nir"]
     if profile == "paper":  # the letter's protocol (spec 2.4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -69,7 +70,12 @@ def test_cli_writes_csv_atomically_and_prints_means(fused_dir, data_root, tmp_pa
     assert table["value"].iloc[0] == pytest.approx(_direct(data_root, "5", "EN"), rel=1e-12)
     printed = capsys.readouterr().out
     assert "EN" in printed and "MI" in printed and f"{table[table.metric == 'MI'].value.mean():.4f}" in printed
-    assert [p.name for p in out.parent.iterdir()] == ["tno.csv"]  # no temporary file left
+    # no temporary file left; the metric facts beside the rows
+    assert sorted(p.name for p in out.parent.iterdir()) == ["tno.csv", "tno.metrics.json"]
+    facts = json.loads((out.parent / "tno.metrics.json").read_text())["metrics"]
+    assert [(f["name"], f["convention"], f["higher_is_better"]) for f in facts] == [("EN", "default", True),
+                                                                                  ("MI", "default", True)]
+    assert facts[0]["unit"] == get_metric_info("EN").unit and facts[1]["definition"] == get_metric_info("MI").definition
 
 
 def _run_cli(fused_dir, data_root, tmp_path, *extra):

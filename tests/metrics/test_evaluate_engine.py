@@ -54,7 +54,8 @@ def test_workers_and_metric_classes_give_the_same_bits(fused_dir, data_root, one
                                           tno / "Datasets" / "Test_data_TNO" / f"IR{k}.bmp",
                                           tno / "Datasets" / "Test_data_TNO" / f"VIS{k}.bmp")]
         tensors = [torch.from_numpy(x).double().div(255).view(1, 1, *x.shape) for x in images]
-        for _, image, name, value, convention in one:
+        for _, image, name, value, convention, rule in one:
+            assert rule == "gray"
             if image == k:
                 metric = get_metric(name, convention)  # the runner's path: a torchmetrics Metric, one thread
                 metric.update(*tensors)
@@ -84,15 +85,15 @@ def test_partial_file_rules(fused_dir, data_root, tmp_path, one_thread):
     key = {"metrics": [["EN", "default"]]}
     files = [fused_dir / "F5.png"] * 3
     log = PartialResults(out, key)
-    log.append("5", files, [1.5, float("nan")])
+    log.append("5", files, [(1.5, "gray"), (float("nan"), "gray")])
     log.close()
     with open(f"{out}.partial", "ab") as handle:  # a kill in the middle of a line
         handle.write(b'{"image": "8", "files": [[1, 2]], "val')
     again = PartialResults(out, key)
     stored = again.done("5", files)
-    assert stored[0] == 1.5 and stored[1] != stored[1]  # NaN reads back as NaN
+    assert stored[0] == (1.5, "gray") and stored[1][0] != stored[1][0]  # NaN reads back as NaN
     assert again.done("8", files) is None
-    again.append("8", files, [2.0])
+    again.append("8", files, [(2.0, "gray")])
     again.close()
     lines = Path(f"{out}.partial").read_text().splitlines()
     assert len(lines) == 3 and json.loads(lines[2])["image"] == "8"  # the cut line was overwritten
@@ -175,7 +176,7 @@ def test_float32_batched_path_within_its_tolerance(data_root, one_thread):
     float32, _ = batch_values(plan, triplets, "cpu", torch.float32)
     for triplet, values in zip(triplets, float32):
         exact, _ = image_values(plan, *triplet)
-        for entry, low, high in zip(plan, values, exact):
+        for entry, (low, _), (high, _) in zip(plan, values, exact):
             if math.isnan(high):
                 assert math.isnan(low), entry.name
                 continue

@@ -20,6 +20,7 @@ import pytest
 from nbclient import NotebookClient
 
 from benchmarks import cli
+from benchmarks.report.facts import read_facts
 from benchmarks.report.leaderboard import per_image_table
 from benchmarks.report.results import read_results
 from benchmarks.study import StudyError, read_study
@@ -166,12 +167,12 @@ def test_read_study_report_and_reranking_agree(study_dir, run_dir):
 
 
 def test_per_image_table_sorts_in_the_metric_direction(run_dir):
-    results = read_results(run_dir)
-    table = per_image_table(results, "flir", sort_by="MSE")
+    results, facts = read_results(run_dir), read_facts(run_dir)
+    table = per_image_table(results, "flir", facts, sort_by="MSE")
     assert list(table.columns) == METRICS.split(",") and len(table) == 3 * 2
     assert table["MSE"].is_monotonic_increasing  # lower is better: best first
-    assert per_image_table(results, "flir", sort_by="SD")["SD"].is_monotonic_decreasing
-    default = per_image_table(results, "tno").index.tolist()
+    assert per_image_table(results, "flir", facts, sort_by="SD")["SD"].is_monotonic_decreasing
+    default = per_image_table(results, "tno", facts).index.tolist()
     assert default == [(m, 0, i) for m in ("average", "max", "didfuse") for i in ("1", "2")]
 
 
@@ -180,8 +181,8 @@ def test_bad_dirs_and_arguments_are_named(tmp_path, run_dir):
         read_study(run_dir)
     with pytest.raises(FileNotFoundError, match="no results.csv"):
         read_results(tmp_path)
-    results = read_results(run_dir)
+    results, facts = read_results(run_dir), read_facts(run_dir)
     with pytest.raises(ValueError, match="dataset 'nir'"):
-        per_image_table(results, "nir")
+        per_image_table(results, "nir", facts)
     with pytest.raises(ValueError, match="sort_by='VIF'"):
-        per_image_table(results, "tno", sort_by="VIF")
+        per_image_table(results, "tno", facts, sort_by="VIF")
