@@ -33,10 +33,9 @@ import re
 import string
 import warnings
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 from PIL import Image, UnidentifiedImageError
 
@@ -45,7 +44,11 @@ from datamodules.errors import DataNotFoundError, UnknownNameError, UserError
 from .color import applied_rule, apply_color_rule, conversion_notice
 from .registry import MetricInfo, get_metric_info, list_conventions, list_metrics
 
-__all__ = ["COLUMNS", "evaluate_folder", "evaluate_tensors", "match_fused_files", "mean_table"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["COLUMNS", "evaluate_folder", "evaluate_folder_rows", "evaluate_tensors", "match_fused_files", "mean_table",
+           "means_by_convention"]
 
 COLUMNS = ["dataset", "image", "metric", "value", "convention", "color_rule"]
 _LIST_LIMIT = 8  # file names listed in an error message before "..."
@@ -58,6 +61,8 @@ def _metric_infos(metrics: str | Iterable[str] | None, convention: str) -> list[
 
     ``convention="all"``: the entries of every convention, convention by convention; a named
     metric is taken from each convention that has it (``KeyError`` if none has it).
+    ``NAME:CONVENTION`` names one convention's metric whatever ``convention`` says
+    (``"EN,MSE:tang"``: default EN and tang's MSE), in the order given.
     """
     if metrics is None or metrics == "all":
         names = None
@@ -65,6 +70,11 @@ def _metric_infos(metrics: str | Iterable[str] | None, convention: str) -> list[
         names = [name.strip() for name in metrics.split(",") if name.strip()]
     else:
         names = list(metrics)
+    if names and any(":" in name for name in names):
+        if convention == "all":
+            raise UserError(f"--metrics {','.join(names)!r} names conventions itself: leave --convention out")
+        pairs = [name.split(":", 1) if ":" in name else (name, convention) for name in names]
+        return [get_metric_info(name.strip(), each.strip()) for name, each in dict.fromkeys(map(tuple, pairs))]
     if convention == "all":
         plans = [get_metric_info(name, each) for each in list_conventions()
                  for name in (list_metrics(each) if names is None else dict.fromkeys(names))
@@ -191,28 +201,45 @@ def _image_size(path: Path) -> tuple[int, int]:
     return height, width
 
 
-def _check_sizes(pairs, fused: dict[str, Path]) -> None:
-    """One ``ValueError`` naming every fused image whose size differs from its IR source."""
-    mismatched = []
+def _check_sizes(pairs, fused: dict[str, Path]) -> list[int]:
+    """One ``ValueError`` naming every fused image whose size differs from its IR source; else each pair's pixels."""
+    mismatched, pixels = [], []
     for pair in pairs:
         f_size, ir_size = _image_size(fused[pair.pair_id]), _image_size(pair.ir_path)
+        pixels.append(f_size[0] * f_size[1])
         if f_size != ir_size:
             mismatched.append(f"{fused[pair.pair_id]} is {f_size[1]}x{f_size[0]} but {pair.ir_path} is "
                               f"{ir_size[1]}x{ir_size[0]} (W x H)")
     if mismatched:
         raise UserError(f"{len(mismatched)} fused image(s) differ in size from their pair: "
                          + "; ".join(mismatched[:_LIST_LIMIT]) + (" ..." if len(mismatched) > _LIST_LIMIT else ""))
+    return pixels
+
+
+def _read_triplet(fused_path: Path, pair) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fused, IR and VIS images of one pair as uint8 with their own channels (H x W or H x W x 3);
+    ``UserError`` if they decode to different sizes."""
+    from datamodules.datasets import read_pair
+    from datamodules.io import read_image
+
+    fused_u8 = read_image(fused_path, mode="native")
+    ir_u8, vis_u8 = _read_sources(pair, read_pair, read_image)
+    if fused_u8.shape[:2] != ir_u8.shape[:2]:  # the header said otherwise (e.g. EXIF-rotated JPEG)
+        raise UserError(f"{fused_path} decodes to {fused_u8.shape[1]}x{fused_u8.shape[0]} but "
+                        f"{pair.ir_path} to {ir_u8.shape[1]}x{ir_u8.shape[0]} (W x H)")
+    return fused_u8, ir_u8, vis_u8
 
 
 def evaluate_folder(fused_dir: str | os.PathLike, dataset: str | os.PathLike,
                     data_root: str | os.PathLike | None = None, pattern: str = "{id}",
                     ids: str | Iterable[str | int] | None = None,
                     metrics: str | Iterable[str] | None = "all", convention: str = "default",
-                    device: str | torch.device = "cpu", progress: bool = True) -> pd.DataFrame:
+                    device: str | torch.device = "cpu", progress: bool = True, *, workers: int = 1,
+                    out: str | os.PathLike | None = None, batch_size: int = 8) -> "pd.DataFrame":
     """Evaluate a folder of fused images against a dataset's source pairs.
 
     Everything is checked before any metric runs (metric names, convention,
-    device, missing / extra / ambiguous fused files, sizes; see
+    device, ``out``, missing / extra / ambiguous fused files, sizes; see
     :func:`match_fused_files`); the sources come from
     :func:`datamodules.load_pairs` / :func:`datamodules.read_pair`.
 
@@ -226,41 +253,112 @@ def evaluate_folder(fused_dir: str | os.PathLike, dataset: str | os.PathLike,
         metrics: ``"all"``, ``"EN,MI"`` or a list of names.
         convention: the metric convention (``"default"``, ``"vifb"``, ``"cddfuse"``, ``"tang"``), or
             ``"all"``: every convention's metrics, one row per (image, metric, convention).
-        device: where the metrics run (``"cpu"``, ``"cuda"``); float64 on CPU, float32 on GPU.
+        device: where the metrics run (``"cpu"``, ``"cuda"``); float64 on CPU, float32 on GPU
+            (same-size images ``batch_size`` at a time).
         progress: show a progress bar (stderr).
+        workers: worker processes, one image each at a time (CPU only). Every image is
+            computed on one CPU thread whatever ``workers`` is, so the values do not depend on it.
+        out: also write the rows to this CSV file: per image to ``<out>.partial`` as each
+            finishes, the CSV atomically at the end. A rerun after an interruption resumes
+            from the partial file (:mod:`metrics.results_log`).
 
     Returns:
         DataFrame with columns ``dataset, image, metric, value, convention, color_rule``, one row per
         (image, metric), images in pair-id order, metrics in the requested order.
     """
-    from datamodules.datasets import dataset_ids, dataset_label, list_datasets, load_pairs, read_pair
-    from datamodules.io import read_image
+    import pandas as pd
+
+    rows = evaluate_folder_rows(fused_dir, dataset, data_root=data_root, pattern=pattern, ids=ids, metrics=metrics,
+                                convention=convention, device=device, progress=progress, workers=workers, out=out,
+                                batch_size=batch_size)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def evaluate_folder_rows(fused_dir: str | os.PathLike, dataset: str | os.PathLike,
+                         data_root: str | os.PathLike | None = None, pattern: str = "{id}",
+                         ids: str | Iterable[str | int] | None = None,
+                         metrics: str | Iterable[str] | None = "all", convention: str = "default",
+                         device: str | torch.device = "cpu", progress: bool = True, *, workers: int = 1,
+                         out: str | os.PathLike | None = None, batch_size: int = 8,
+                         report: Callable[[str], None] | None = None) -> list[tuple]:
+    """:func:`evaluate_folder` as ``(dataset, image, metric, value, convention, color_rule)`` tuples (no pandas).
+
+    ``report`` receives one-line notes for the user (e.g. how many images a resumed run found done).
+    On an accelerator (``device="cuda"``) same-size images are evaluated ``batch_size`` at a time in
+    float32 (values within :func:`metrics.engine.float32_tolerance` of the CPU's float64).
+    """
+    from functools import partial
+
+    from datamodules.datasets import dataset_ids, dataset_label, list_datasets, load_pairs
+
+    from .engine import Job, JobRunner, Notice as _Notice
+    from .results_log import PartialResults, check_output_file, write_csv
 
     _check_pattern(pattern)
+    if out is not None:
+        out = check_output_file(out)
     infos = _metric_infos(metrics, convention)
     device = _device(device)
+    if workers < 1:
+        raise UserError(f"--workers must be at least 1, got {workers}")
+    if workers > 1 and device.type != "cpu":
+        raise UserError(f"--workers {workers} is for CPU evaluation; on {device.type} the images run one by one")
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
     pairs = load_pairs(dataset, data_root=data_root, ids=ids)
     if str(dataset) in list_datasets():
         all_ids = dataset_ids(str(dataset))
     else:
         all_ids = [p.pair_id for p in (pairs if ids is None else load_pairs(dataset, data_root=data_root))]
     fused = match_fused_files(fused_dir, [p.pair_id for p in pairs], pattern, all_ids)
-    _check_sizes(pairs, fused)
+    sizes = _check_sizes(pairs, fused)
 
     label = dataset_label(dataset)
-    frames, said = [], set()
-    with _progress_bar(progress, len(pairs), f"evaluating {label}") as advance:
+    keys = [(info.name, info.convention) for info in infos]
+    files = {p.pair_id: (fused[p.pair_id], p.ir_path, p.vis_path) for p in pairs}
+    values: dict[str, list] = {}  # pair id -> per metric (value, colour rule applied)
+    said: set = set()
+    log = None
+    if out is not None:
+        log = PartialResults(out, {"fused_dir": str(Path(fused_dir).resolve()), "dataset": label,
+                                   "pattern": pattern, "ids": [p.pair_id for p in pairs],
+                                   "metrics": [list(k) for k in keys], "device": str(device)})
         for pair in pairs:
-            fused_u8 = read_image(fused[pair.pair_id], mode="native")
-            ir_u8, vis_u8 = _read_sources(pair, read_pair, read_image)
-            if fused_u8.shape[:2] != ir_u8.shape[:2]:  # the header said otherwise (e.g. EXIF-rotated JPEG)
-                raise UserError(f"{fused[pair.pair_id]} decodes to {fused_u8.shape[1]}x{fused_u8.shape[0]} but "
-                                 f"{pair.ir_path} to {ir_u8.shape[1]}x{ir_u8.shape[0]} (W x H)")
-            images = [_from_uint8(x, device) for x in (fused_u8, ir_u8, vis_u8)]
-            _say_conversions(infos, images, said)
-            frames.append(_rows(*images, infos, [pair.pair_id], label))
-            advance()
-    return _concat(frames)
+            stored = log.done(pair.pair_id, files[pair.pair_id])
+            if stored is not None and len(stored) == len(keys):
+                values[pair.pair_id] = stored
+        if values and report is not None:
+            report(f"resuming: {len(values)} of {len(pairs)} images already done in {log.path}")
+    jobs = [Job(i, p.pair_id, partial(_read_triplet, fused[p.pair_id], p), sizes[i])
+            for i, p in enumerate(pairs) if p.pair_id not in values]
+    try:
+        batch = batch_size if device.type != "cpu" else 1
+        with JobRunner(keys, workers=workers, device=str(device), jobs=len(jobs), batch_size=batch) as runner, \
+                _progress_bar(progress, len(pairs), f"evaluating {label}", done=len(values)) as advance:
+            for job, result, caught in runner.run(jobs):
+                for category, message in caught:
+                    if category is _Notice:  # a colour rule turning colour into gray: once per evaluation
+                        if message not in said:
+                            said.add(message)
+                            warnings.warn(message, UserWarning, stacklevel=2)
+                        continue
+                    warnings.warn(f"{label} {job.image_id}: {message}", category, stacklevel=2)
+                values[job.image_id] = result
+                if log is not None:
+                    log.append(job.image_id, files[job.image_id], result)
+                advance()
+    except KeyboardInterrupt:
+        if log is not None:
+            log.close()
+            raise KeyboardInterrupt(f"interrupted after {len(values)} of {len(pairs)} images; their rows are in "
+                                    f"{log.path}: run the same command again to resume") from None
+        raise
+    rows = [(label, p.pair_id, info.name, value, info.convention, rule)
+            for p in pairs for info, (value, rule) in zip(infos, values[p.pair_id])]
+    if log is not None:
+        write_csv(out, COLUMNS, rows)
+        log.remove()
+    return rows
 
 
 def _read_sources(pair, read_pair, read_image) -> tuple[np.ndarray, np.ndarray]:
@@ -322,7 +420,7 @@ def _as_list(images, name: str) -> list[torch.Tensor]:
 
 def evaluate_tensors(fused, ir, vis, *, metrics: str | Iterable[str] | None = "all", convention: str = "default",
                      image_ids: Sequence[str] | None = None, dataset: str = "",
-                     device: str | torch.device | None = None) -> pd.DataFrame:
+                     device: str | torch.device | None = None) -> "pd.DataFrame":
     """Evaluate in-memory fused images against their sources.
 
     Args:
@@ -367,19 +465,24 @@ def evaluate_tensors(fused, ir, vis, *, metrics: str | Iterable[str] | None = "a
 # ---- shared -------------------------------------------------------------------------------------------
 
 def _rows(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, infos: list[MetricInfo], ids: list[str],
-          dataset: str) -> pd.DataFrame:
+          dataset: str) -> "pd.DataFrame":
     """Every metric of ``infos`` on one batch, as long-table rows (image-major). Warnings name the images."""
+    import pandas as pd
+
+    from .functional._shared import shared_work
+
     values = []
-    for info in infos:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            with torch.no_grad():
-                result = apply_color_rule(info.functional, info.color_rule, fused, ir, vis,
-                                          name=f"{info.name} ({info.convention})", **info.options)
-        for warning in caught:
-            warnings.warn(f"{dataset or 'images'} {', '.join(ids)}: {warning.message}", warning.category,
-                          stacklevel=3)
-        values.append(result.detach().to("cpu", torch.float64).numpy())
+    with shared_work():
+        for info in infos:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                with torch.no_grad():
+                    result = apply_color_rule(info.functional, info.color_rule, fused, ir, vis,
+                                              name=f"{info.name} ({info.convention})", **info.options)
+            for warning in caught:
+                warnings.warn(f"{dataset or 'images'} {', '.join(ids)}: {warning.message}", warning.category,
+                              stacklevel=3)
+            values.append(result.detach().to("cpu", torch.float64).numpy())
     table = np.stack(values, axis=1)  # images x metrics
     return pd.DataFrame({
         "dataset": dataset,
@@ -391,7 +494,9 @@ def _rows(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, infos: list[
     }, columns=COLUMNS)
 
 
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+def _concat(frames: list["pd.DataFrame"]) -> "pd.DataFrame":
+    import pandas as pd
+
     if not frames:
         return pd.DataFrame(columns=COLUMNS)
     return pd.concat(frames, ignore_index=True)
@@ -400,8 +505,8 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 class _progress_bar:
     """A rich progress bar on stderr (or nothing); ``with _progress_bar(on, total, text) as advance``."""
 
-    def __init__(self, enabled: bool, total: int, description: str) -> None:
-        self.enabled, self.total, self.description = enabled, total, description
+    def __init__(self, enabled: bool, total: int, description: str, done: int = 0) -> None:
+        self.enabled, self.total, self.description, self.done = enabled, total, description, done
         self.progress = None
 
     def __enter__(self):
@@ -413,7 +518,7 @@ class _progress_bar:
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeRemainingColumn(), console=Console(stderr=True), transient=True)
         self.progress.__enter__()
-        task = self.progress.add_task(self.description, total=self.total)
+        task = self.progress.add_task(self.description, total=self.total, completed=self.done)
         return lambda: self.progress.advance(task)
 
     def __exit__(self, *exc) -> None:
@@ -421,7 +526,7 @@ class _progress_bar:
             self.progress.__exit__(*exc)
 
 
-def mean_table(results: pd.DataFrame) -> pd.DataFrame:
+def mean_table(results: "pd.DataFrame") -> "pd.DataFrame":
     """Means per dataset (rows) and metric (columns, in first-seen order) of a results table.
 
     A NaN value (a metric undefined for an image, reported with a warning) makes its mean NaN.
@@ -429,3 +534,20 @@ def mean_table(results: pd.DataFrame) -> pd.DataFrame:
     order = list(dict.fromkeys(results["metric"]))
     means = results.groupby(["dataset", "metric"], sort=False)["value"].agg(lambda v: v.mean(skipna=False))
     return means.unstack("metric")[order]
+
+
+def means_by_convention(rows: Iterable[Sequence]) -> dict[str, dict[str, dict[str, tuple[float, int]]]]:
+    """Means of ``(dataset, image, metric, value, convention, ...)`` rows without pandas.
+
+    Returns:
+        convention -> metric -> dataset -> (mean, number of images), in first-seen order.
+        A NaN value makes its mean NaN (as :func:`mean_table`); the mean is numpy's
+        (pairwise summation) over the values in row order, equal to :func:`mean_table`'s.
+    """
+    grouped: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for dataset, _image, metric, value, convention, *_ in rows:
+        grouped.setdefault(convention, {}).setdefault(metric, {}).setdefault(dataset, []).append(value)
+    return {convention: {metric: {dataset: (float(np.mean(np.asarray(v, dtype=np.float64))), len(v))
+                                  for dataset, v in by_dataset.items()}
+                         for metric, by_dataset in by_metric.items()}
+            for convention, by_metric in grouped.items()}

@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from typing import Iterator
+
 import torch
 
-__all__ = ["check_image", "check_inputs", "compute_dtype", "to_255"]
+__all__ = ["check_image", "check_inputs", "compute_dtype", "compute_precision", "to_255"]
+
+
+_PRECISION: contextvars.ContextVar[torch.dtype | None] = contextvars.ContextVar("ivif_bench_precision", default=None)
 
 
 def compute_dtype(device: torch.device) -> torch.dtype:
-    """float64 on CPU (exact), float32 on accelerators (documented tolerance)."""
+    """float64 on CPU (exact), float32 on accelerators (documented tolerance); see :func:`compute_precision`."""
+    override = _PRECISION.get()
+    if override is not None:
+        return override
     return torch.float64 if device.type == "cpu" else torch.float32
+
+
+@contextlib.contextmanager
+def compute_precision(dtype: torch.dtype) -> Iterator[None]:
+    """Compute in ``dtype`` wherever the tensors are: ``torch.float32`` on CPU runs the accelerators' arithmetic
+    (the batched GPU path), so that it can be tested without a GPU."""
+    token = _PRECISION.set(dtype)
+    try:
+        yield
+    finally:
+        _PRECISION.reset(token)
 
 
 def check_image(name: str, image: torch.Tensor) -> None:
@@ -31,7 +52,17 @@ def check_image(name: str, image: torch.Tensor) -> None:
 
 
 def check_inputs(fused: torch.Tensor, ir: torch.Tensor | None = None, vis: torch.Tensor | None = None) -> None:
-    """Check ``fused`` (and the sources, when given) and that their shapes agree."""
+    """Check ``fused`` (and the sources, when given) and that their shapes agree.
+
+    Inside an evaluation's ``shared_work()`` block the same images are checked once, not once per metric.
+    """
+    from ._shared import shared
+
+    shared("checks", lambda: _check_inputs(fused, ir, vis),
+           tuple(t for t in (fused, ir, vis) if isinstance(t, torch.Tensor)), sources=(ir is None, vis is None))
+
+
+def _check_inputs(fused: torch.Tensor, ir: torch.Tensor | None, vis: torch.Tensor | None) -> bool:
     check_image("fused", fused)
     for name, image in (("ir", ir), ("vis", vis)):
         if image is None:
@@ -39,8 +70,13 @@ def check_inputs(fused: torch.Tensor, ir: torch.Tensor | None = None, vis: torch
         check_image(name, image)
         if image.shape != fused.shape:
             raise ValueError(f"{name} has shape {tuple(image.shape)} but fused has {tuple(fused.shape)}")
+    return True
 
 
 def to_255(image: torch.Tensor) -> torch.Tensor:
-    """[0, 1] image to the 0-255 scale in the compute dtype (float64 on CPU)."""
-    return image.to(compute_dtype(image.device)) * 255.0
+    """[0, 1] image to the 0-255 scale in the compute dtype (float64 on CPU); computed once per image inside an
+    evaluation's ``shared_work()``."""
+    from ._shared import shared
+
+    dtype = compute_dtype(image.device)
+    return shared("to_255", lambda: image.to(dtype) * 255.0, (image,), dtype=str(dtype))

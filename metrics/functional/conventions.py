@@ -28,13 +28,14 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from . import _kernels
 from ._checks import check_inputs, compute_dtype, to_255
 from .average_gradient import matlab_gradient
 from .entropy import gray_levels
 from .mse import mean_squared_error
 from .rmse import vifb_rmse
 from .ssim import ssim_valid
-from .vif import vif_pixel_per_source
+from .vif import vifp_per_source
 
 __all__ = [
     "cddfuse_average_gradient", "cddfuse_mutual_information", "cddfuse_psnr", "cddfuse_ssim", "cddfuse_vif",
@@ -198,13 +199,16 @@ def cddfuse_vif(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> tor
         warnings.warn(f"VIF (cddfuse) is undefined for a {height} x {width} image (the 4-scale model needs "
                       "41 x 41): NaN", RuntimeWarning, stacklevel=2)
         return torch.full((fused.shape[0],), math.nan, dtype=compute_dtype(fused.device), device=fused.device)
-    per_source = vif_pixel_per_source(torch.cat([to_255(ir), to_255(vis)], dim=1), to_255(fused), 2.0)
+    per_source = vifp_per_source(fused, ir, vis, 2.0)  # shared with VIFP of the same image (._shared)
     return torch.where(torch.isnan(per_source), 1.0, per_source).sum(dim=1)
 
 
 def _uniform7_float32(x: torch.Tensor) -> torch.Tensor:
     """scipy ``uniform_filter(x, 7)`` on a float32 image, 'valid' part: per axis (H, then W) the 7-pixel
     mean is formed in float64 (scipy's line buffers) and stored as float32, as scipy does."""
+    compiled = _kernels.uniform_mean_float32(x, 7)  # these two lines compiled: the same bits
+    if compiled is not None:
+        return compiled
     x = F.avg_pool2d(x.double(), (7, 1), stride=1).float()
     return F.avg_pool2d(x.double(), (1, 7), stride=1).float()
 

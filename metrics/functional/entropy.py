@@ -18,7 +18,10 @@ def gray_levels(image: torch.Tensor) -> torch.Tensor:
     Shape:
         image: N x 1 x H x W in [0, 1]; returns int64 N x (H W).
     """
-    return torch.round(to_255(image)).long().flatten(1)
+    from ._shared import shared
+
+    return shared("gray_levels", lambda: torch.round(to_255(image)).long().flatten(1), (image,),
+                  dtype=str(compute_dtype(image.device)))
 
 
 def level_histograms(levels: torch.Tensor) -> torch.Tensor:

@@ -42,6 +42,7 @@ from typing import NamedTuple
 
 import torch
 
+from . import _fmi_kernels
 from ._checks import check_inputs, compute_dtype
 
 __all__ = ["dct2", "dwt2_dmey", "feature_mutual_information", "fmi_dct", "fmi_map", "fmi_pixel", "fmi_wavelet"]
@@ -240,7 +241,20 @@ def _fmi_pair(x: _Marginal, f: _Marginal, cells: torch.Tensor) -> torch.Tensor:
 
 
 def _fmi_windows(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor, size: int, cells: torch.Tensor) -> torch.Tensor:
-    """(FMI(A, F) + FMI(B, F)) / 2 per window; a, b, f are bins x M raw feature windows (workspace ``cells``)."""
+    """(FMI(A, F) + FMI(B, F)) / 2 per window; a, b, f are bins x M raw feature windows (workspace ``cells``).
+
+    On CPU in float64, at one thread (the engine's), the compiled kernels compute the same, bit for bit
+    (:mod:`._fmi_kernels`; windows up to 3 x 3).
+    """
+    if (a.device.type == "cpu" and a.dtype == torch.float64 and not a.requires_grad and size <= 3
+            and _fmi_kernels.available()):
+        return _fmi_kernels.fmi_windows(a, b, f, size, block=cells.shape[-1])
+    return _fmi_windows_torch(a, b, f, size, cells)
+
+
+def _fmi_windows_torch(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor, size: int,
+                       cells: torch.Tensor) -> torch.Tensor:
+    """:func:`_fmi_windows` in torch operations."""
     a_equal = (a == f).all(dim=0)
     f_normalised = _normalise(f)
     f_marginal = _marginal(f_normalised, size)

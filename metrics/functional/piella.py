@@ -35,7 +35,8 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import check_inputs, compute_dtype
-from ._filters import gaussian_taps, separable_correlate_valid
+from ._filters import filter_products, gaussian_taps, separable_correlate_valid
+from ._shared import shared
 
 __all__ = ["edge_dependent_fusion_quality", "fusion_quality_index", "weighted_fusion_quality"]
 
@@ -55,9 +56,9 @@ def _work_dtype(tensors: tuple[torch.Tensor, ...], dtype: torch.dtype | None) ->
 
 def _local_stats_gaussian(a, b, f, size: int, sigma: float):
     """Gaussian-weighted local means, variances, covariances ('valid'): each N x 1 x H' x W'."""
-    maps = torch.cat([a, b, f, a * a, b * b, f * f, a * f, b * f], dim=1)  # N x 8 x H x W
-    taps = gaussian_taps(size, sigma)
-    maps = separable_correlate_valid(maps, taps, taps)
+    taps = gaussian_taps(size, sigma)  # a, b, f, a^2, b^2, f^2, a f, b f: N x 8 x H' x W'
+    maps = filter_products(torch.cat([a, b, f], dim=1),
+                           [(0, None), (1, None), (2, None), (0, 0), (1, 1), (2, 2), (0, 2), (1, 2)], taps, taps)
     mu_a, mu_b, mu_f, e_aa, e_bb, e_ff, e_af, e_bf = maps.split(1, dim=1)
     return (mu_a, mu_b, mu_f, e_aa - mu_a**2, e_bb - mu_b**2, e_ff - mu_f**2,
             e_af - mu_a * mu_f, e_bf - mu_b * mu_f)
@@ -170,13 +171,24 @@ def fusion_quality_index(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tenso
     if _too_small(fused, window, window_size, block_size, "Q"):
         return _nan(fused, batch_weights, dtype)
     f, a, b = _scaled(fused, ir, vis, dtype, data_range)
-    quality, _ = _window_terms(f, a, b, window=window, window_size=window_size, sigma=sigma, block_size=block_size,
-                               variance=variance, stabilizer=stabilizer, eps=eps, data_range=data_range)
+    quality, _ = _image_terms((fused, ir, vis), f, a, b, window=window, window_size=window_size, sigma=sigma,
+                              block_size=block_size, variance=variance, stabilizer=stabilizer, eps=eps,
+                              data_range=data_range)
     return quality.mean() if batch_weights else quality.mean(dim=1)
 
 
-def _weighted(f, a, b, batch_weights: bool, **options) -> torch.Tensor:
-    quality, saliency = _window_terms(f, a, b, **options)
+def _image_terms(inputs: tuple, f, a, b, **options):
+    """:func:`_window_terms` of the images themselves, shared by Q, Qw and Qe of one image (:mod:`._shared`)."""
+    return shared("piella.window_terms", lambda: _window_terms(f, a, b, **options), inputs, dtype=str(f.dtype),
+                  **options)
+
+
+def _weighted(f, a, b, batch_weights: bool, inputs: tuple | None = None, **options) -> torch.Tensor:
+    """Qw of (f, a, b); ``inputs``: the metric's input images when f, a, b are (scaled) they, to share the terms."""
+    if inputs is None:
+        quality, saliency = _window_terms(f, a, b, **options)
+    else:
+        quality, saliency = _image_terms(inputs, f, a, b, **options)
     if batch_weights:
         return (saliency * quality).sum() / saliency.sum()
     return (saliency * quality).sum(dim=1) / saliency.sum(dim=1)
@@ -201,7 +213,7 @@ def weighted_fusion_quality(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Te
     if _too_small(fused, window, window_size, block_size, "Qw"):
         return _nan(fused, batch_weights, dtype)
     f, a, b = _scaled(fused, ir, vis, dtype, data_range)
-    return _weighted(f, a, b, batch_weights, window=window, window_size=window_size, sigma=sigma,
+    return _weighted(f, a, b, batch_weights, (fused, ir, vis), window=window, window_size=window_size, sigma=sigma,
                      block_size=block_size, variance=variance, stabilizer=stabilizer, eps=eps,
                      data_range=data_range)
 
@@ -212,6 +224,12 @@ def _safe_magnitude(gx: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
     positive = squared > 0
     root = torch.sqrt(torch.where(positive, squared, torch.ones_like(squared)))
     return torch.where(positive, root, torch.zeros_like(root))
+
+
+def _integer_valued(image: torch.Tensor) -> bool:
+    """float64 CPU values that are all integers below 2^40 (8-bit levels on the 0-255 scale), outside autograd."""
+    return (image.device.type == "cpu" and image.dtype == torch.float64 and not image.requires_grad
+            and image.numel() > 0 and float(image.abs().amax()) < 2.0**40 and torch.equal(image, image.round()))
 
 
 def edge_map(image: torch.Tensor, edge: str = "piella") -> torch.Tensor:
@@ -226,6 +244,11 @@ def edge_map(image: torch.Tensor, edge: str = "piella") -> torch.Tensor:
     if edge not in _EDGES:
         raise ValueError(f"edge must be one of {_EDGES}, got {edge!r}")
     if edge == "piella":
+        if _integer_valued(image):  # sums of 6 integers: exact in any order, so a separable filter is conv2d's result
+            padded = F.pad(image, (1, 1, 1, 1))
+            gx = separable_correlate_valid(padded, (1.0, 1.0, 1.0), (1.0, 0.0, -1.0))
+            gy = separable_correlate_valid(padded, (1.0, 0.0, -1.0), (1.0, 1.0, 1.0))
+            return _safe_magnitude(gx, gy)
         kx = torch.tensor([[1.0, 0.0, -1.0]] * 3, dtype=image.dtype, device=image.device)
         kernel = torch.stack([kx, kx.t()]).unsqueeze(1)
         gx, gy = F.conv2d(image, kernel, padding=1).split(1, dim=1)
@@ -271,4 +294,4 @@ def edge_dependent_fusion_quality(fused: torch.Tensor, ir: torch.Tensor, vis: to
         edge_term = edge_term.clamp_min(0) ** exponent
     if edge_only:
         return edge_term
-    return _weighted(f, a, b, batch_weights, **options) * edge_term
+    return _weighted(f, a, b, batch_weights, (fused, ir, vis), **options) * edge_term

@@ -8,6 +8,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
+from . import _kernels
 from ._checks import check_inputs, to_255
 from ._filters import separable_correlate_valid
 
@@ -17,6 +18,18 @@ __all__ = ["qabf", "sobel_strength_orientation"]
 _TG, _KG, _DG = 0.9994, -15.0, 0.5
 _TA, _KA, _DA = 0.9879, -22.0, 0.8
 _L = 1.0
+
+
+_CONSTANTS = {"half_pi": math.pi / 2, "tg": _TG, "kg": _KG, "dg": _DG, "ta": _TA, "ka": _KA, "da": _DA}
+
+
+def _sobel(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """MATLAB ``conv2(v, h3, 'same')`` and ``conv2(v, h1, 'same')`` (zero padding): sx, sy, N x 1 x H x W."""
+    padded = F.pad(v, (1, 1, 1, 1))  # 'same' with zeros outside the image
+    # conv2 flips the kernel: flip(h3) = [1 2 1]' x [1 0 -1], flip(h1) = [-1 0 1]' x [1 2 1].
+    sx = separable_correlate_valid(padded, (1.0, 2.0, 1.0), (1.0, 0.0, -1.0))
+    sy = separable_correlate_valid(padded, (-1.0, 0.0, 1.0), (1.0, 2.0, 1.0))
+    return sx, sy
 
 
 def sobel_strength_orientation(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -29,10 +42,7 @@ def sobel_strength_orientation(v: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     Shape:
         v: N x 1 x H x W (any scale); returns g and a, both N x 1 x H x W.
     """
-    padded = F.pad(v, (1, 1, 1, 1))  # 'same' with zeros outside the image
-    # conv2 flips the kernel: flip(h3) = [1 2 1]' x [1 0 -1], flip(h1) = [-1 0 1]' x [1 2 1].
-    sx = separable_correlate_valid(padded, (1.0, 2.0, 1.0), (1.0, 0.0, -1.0))
-    sy = separable_correlate_valid(padded, (-1.0, 0.0, 1.0), (1.0, 2.0, 1.0))
+    sx, sy = _sobel(v)
     g = torch.sqrt(sx.pow(2) + sy.pow(2))
     zero = sx == 0
     a = torch.where(zero, torch.full_like(sx, math.pi / 2), torch.atan(sy / torch.where(zero, torch.ones_like(sx), sx)))
@@ -75,11 +85,19 @@ def qabf(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tens
     """
     check_inputs(fused, ir, vis)
     n = fused.shape[0]
-    g, a = sobel_strength_orientation(to_255(torch.cat([fused, ir, vis])))
-    (g_f, g_a, g_b), (a_f, a_a, a_b) = g.split(n), a.split(n)
-    w_a, w_b = g_a.pow(_L), g_b.pow(_L)
-    numerator = (_preservation(g_a, a_a, g_f, a_f) * w_a + _preservation(g_b, a_b, g_f, a_f) * w_b).flatten(1).sum(1)
-    denominator = (w_a + w_b).flatten(1).sum(1)
+    v = to_255(torch.cat([fused, ir, vis]))
+    if v.dtype == torch.float64 and v.device.type == "cpu" and not v.requires_grad and _L == 1.0 \
+            and _kernels.available():  # the lines below, compiled (torch's sqrt, atan and exp): the same bits
+        sx, sy = _sobel(v)
+        numerator_map, denominator_map = _kernels.qabf_maps(sx, sy, _CONSTANTS)
+        numerator, denominator = numerator_map.sum(1), denominator_map.sum(1)
+    else:
+        g, a = sobel_strength_orientation(v)
+        (g_f, g_a, g_b), (a_f, a_a, a_b) = g.split(n), a.split(n)
+        w_a, w_b = g_a.pow(_L), g_b.pow(_L)
+        numerator = (_preservation(g_a, a_a, g_f, a_f) * w_a
+                     + _preservation(g_b, a_b, g_f, a_f) * w_b).flatten(1).sum(1)
+        denominator = (w_a + w_b).flatten(1).sum(1)
     undefined = denominator == 0
     if undefined.any():
         warnings.warn(f"Qabf: both sources have no edges (all-zero images) in {int(undefined.sum())} image(s): NaN",

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import check_inputs, to_255
-from ._filters import gaussian_taps, separable_correlate_valid
+from ._filters import filter_products, gaussian_taps
+from ._shared import shared
 
 __all__ = ["MS_SSIM_WEIGHTS", "multiscale_ssim", "ssim", "ssim_maps", "ssim_valid"]
 
@@ -35,10 +36,9 @@ def ssim_maps(reference: torch.Tensor, others: list[torch.Tensor]) -> list[tuple
         other image, (ssim_map, cs_map), each N x 1 x (H - 10) x (W - 10).
     """
     taps = gaussian_taps(_WINDOW, _SIGMA)
-    n = reference.shape[0]
-    stack = torch.cat([reference, reference * reference]
-                      + [t for other in others for t in (other, other * other, reference * other)])
-    filtered = separable_correlate_valid(stack, taps, taps).split(n)
+    images = torch.cat([reference, *others], dim=1)  # N x (1 + k) x H x W
+    products = [(0, None), (0, 0)] + [p for i in range(1, len(others) + 1) for p in ((i, None), (i, i), (0, i))]
+    filtered = filter_products(images, products, taps, taps).split(1, dim=1)
     mu_r, mean_rr = filtered[0], filtered[1]
     var_r = mean_rr - mu_r * mu_r
     maps = []
@@ -60,6 +60,11 @@ def ssim_valid(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """
     (ssim_map, _), = ssim_maps(x, [y])
     return ssim_map.flatten(1).mean(dim=1)
+
+
+def _first_scale_maps(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> list:
+    """:func:`ssim_maps` of 255 F against 255 IR and 255 VIS, shared by SSIM and MS-SSIM of one image."""
+    return shared("ssim.maps", lambda: ssim_maps(to_255(fused), [to_255(ir), to_255(vis)]), (fused, ir, vis))
 
 
 def ssim(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
@@ -86,7 +91,7 @@ def ssim(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tens
     if height < _WINDOW or width < _WINDOW:
         return _nan_batch(fused, f"SSIM is undefined for a {height} x {width} image (needs at least "
                                  f"{_WINDOW} x {_WINDOW} for one valid window): NaN")
-    (map_a, _), (map_b, _) = ssim_maps(to_255(fused), [to_255(ir), to_255(vis)])
+    (map_a, _), (map_b, _) = _first_scale_maps(fused, ir, vis)
     return (map_a.flatten(1).mean(dim=1) + map_b.flatten(1).mean(dim=1)) / 2
 
 
@@ -147,7 +152,8 @@ def multiscale_ssim(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, *,
     product_a = product_b = None
     for scale, weight in enumerate(MS_SSIM_WEIGHTS):
         last = scale == len(MS_SSIM_WEIGHTS) - 1
-        terms = [m[0] if last else m[1] for m in ssim_maps(f, [a, b])]
+        maps = _first_scale_maps(fused, ir, vis) if scale == 0 else ssim_maps(f, [a, b])
+        terms = [m[0] if last else m[1] for m in maps]
         means = [t.flatten(1).mean(dim=1) for t in terms]
         if normalize == "relu":
             means = [torch.relu(m) for m in means]

@@ -25,4 +25,5 @@ def standard_deviation(fused: torch.Tensor, ir: torch.Tensor | None = None,
         tensor([127.5000], dtype=torch.float64)
     """
     check_inputs(fused, ir, vis)
-    return to_255(fused).flatten(1).std(dim=1, correction=0)
+    # One image at a time: torch's std reduction of an N x (H W) batch is not the per-image one bit for bit.
+    return torch.cat([image.std(dim=1, correction=0) for image in to_255(fused).flatten(1).split(1)])

@@ -23,9 +23,11 @@ import warnings
 import torch
 
 from ._checks import check_inputs, to_255
-from ._filters import gaussian_taps, separable_correlate_valid
+from . import _kernels
+from ._filters import filter_products, gaussian_taps
+from ._shared import shared
 
-__all__ = ["vif_maps", "vif_pixel_per_source", "visual_information_fidelity_fusion",
+__all__ = ["vif_maps", "vif_pixel_per_source", "vifp_per_source", "visual_information_fidelity_fusion",
            "visual_information_fidelity_pixel"]
 
 _EPS = 1e-10
@@ -34,28 +36,24 @@ _SCALES = 4
 _HAN_WEIGHTS = (1.0 / 2.15, 0.0, 0.15 / 2.15, 1.0 / 2.15)
 
 
-def vif_maps(sources: torch.Tensor, dist: torch.Tensor, sigma_n_sq: float) -> list[tuple[torch.Tensor, torch.Tensor,
-                                                                                          torch.Tensor]]:
-    """Per scale the VID, VIND and gain maps of ``dist`` against each reference in ``sources``.
-
-    Args:
-        sources: N x S x H x W references (S sources), 0-255 scale.
-        dist: N x 1 x H x W distorted (fused) image, 0-255 scale.
-        sigma_n_sq: visual noise variance.
-
-    Returns:
-        4 tuples ``(vid, vind, g)``, each N x S x h_s x w_s.
-    """
-    maps = []
+def _gain_terms(sources: torch.Tensor, dist: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Per scale the clamped ``(gain, sv_sq, sigma1_sq)`` of ``dist`` against each reference (all but sigma_n^2)."""
+    terms = []
     count = sources.shape[1]
     for scale in range(1, _SCALES + 1):
         n = 2 ** (_SCALES - scale + 1) + 1
         taps = gaussian_taps(n, n / 5)  # MATLAB fspecial('gaussian', n, n / 5) = outer(taps, taps)
+        images = torch.cat([sources, dist], dim=1)  # S references, then the fused image
         if scale > 1:
-            both = separable_correlate_valid(torch.cat([sources, dist], dim=1), taps, taps)[..., ::2, ::2]
-            sources, dist = both[:, :count], both[:, count:]
-        stats = separable_correlate_valid(
-            torch.cat([sources, dist, sources * sources, dist * dist, sources * dist], dim=1), taps, taps)
+            images = filter_products(images, [(c, None) for c in range(count + 1)], taps, taps, step=2)
+            sources, dist = images[:, :count], images[:, count:]
+        # mu1 (S), mu2, E[s^2] (S), E[d^2], E[s d] (S)
+        stats = filter_products(images, [(c, None) for c in range(count + 1)] + [(c, c) for c in range(count + 1)]
+                                + [(c, count) for c in range(count)], taps, taps)
+        if stats.device.type == "cpu" and stats.dtype == torch.float64 and not stats.requires_grad \
+                and _kernels.available():
+            terms.append(_kernels.vif_gain_terms(stats, count, _EPS))  # the lines below, compiled: the same bits
+            continue
         mu1, mu2, e11, e22, e12 = stats.split([count, 1, count, 1, count], dim=1)
         sigma1_sq = (e11 - mu1 * mu1).clamp_min(0)
         sigma2_sq = (e22 - mu2 * mu2).clamp_min(0).expand_as(sigma1_sq)
@@ -74,11 +72,35 @@ def vif_maps(sources: torch.Tensor, dist: torch.Tensor, sigma_n_sq: float) -> li
         sv_sq = torch.where(negative, sigma2_sq, sv_sq)
         gain = torch.where(negative, 0.0, gain)
         sv_sq = sv_sq.clamp_min(_EPS)
+        terms.append((gain, sv_sq, sigma1_sq))
+    return terms
 
+
+def vif_maps(sources: torch.Tensor, dist: torch.Tensor, sigma_n_sq: float,
+             terms: list | None = None) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Per scale the VID, VIND and gain maps of ``dist`` against each reference in ``sources``.
+
+    Args:
+        sources: N x S x H x W references (S sources), 0-255 scale.
+        dist: N x 1 x H x W distorted (fused) image, 0-255 scale.
+        sigma_n_sq: visual noise variance.
+        terms: :func:`_gain_terms` of ``sources`` and ``dist`` when already computed.
+
+    Returns:
+        4 tuples ``(vid, vind, g)``, each N x S x h_s x w_s.
+    """
+    maps = []
+    for gain, sv_sq, sigma1_sq in terms if terms is not None else _gain_terms(sources, dist):
         vid = torch.log10(1 + gain**2 * sigma1_sq / (sv_sq + sigma_n_sq))
         vind = torch.log10(1 + sigma1_sq / sigma_n_sq)
         maps.append((vid, vind, gain))
     return maps
+
+
+def _shared_terms(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
+                  f: torch.Tensor) -> list:
+    """:func:`_gain_terms` of (IR, VIS) against F, shared by VIF and VIFP of one image (:mod:`._shared`)."""
+    return shared("vif.gain_terms", lambda: _gain_terms(torch.cat([a, b], dim=1), f), (fused, ir, vis))
 
 
 def _too_small(fused: torch.Tensor, name: str) -> bool:
@@ -110,7 +132,8 @@ def visual_information_fidelity_fusion(fused: torch.Tensor, ir: torch.Tensor, vi
     if _too_small(fused, "VIF"):
         return torch.full((fused.shape[0],), math.nan, dtype=f.dtype, device=f.device)
     total = torch.zeros(fused.shape[0], dtype=f.dtype, device=f.device)
-    for weight, (vid, vind, gain) in zip(_HAN_WEIGHTS, vif_maps(torch.cat([a, b], dim=1), f, sigma_n_sq)):
+    terms = _shared_terms(fused, ir, vis, a, b, f)
+    for weight, (vid, vind, gain) in zip(_HAN_WEIGHTS, vif_maps(None, None, sigma_n_sq, terms)):
         use_ir = gain[:, :1] < gain[:, 1:]
         vid = torch.where(use_ir, vid[:, :1], vid[:, 1:]).flatten(1)
         vind = torch.where(use_ir, vind[:, :1], vind[:, 1:]).flatten(1)
@@ -118,18 +141,28 @@ def visual_information_fidelity_fusion(fused: torch.Tensor, ir: torch.Tensor, vi
     return total
 
 
-def vif_pixel_per_source(sources: torch.Tensor, dist: torch.Tensor, sigma_n_sq: float = 2.0) -> torch.Tensor:
+def vif_pixel_per_source(sources: torch.Tensor, dist: torch.Tensor, sigma_n_sq: float = 2.0,
+                         terms: list | None = None) -> torch.Tensor:
     """Sheikh-Bovik ``vifp_mscale`` of ``dist`` (N x 1 x H x W) against each of ``sources`` (N x S x H x W).
 
     Sum over scales and pixels of VID / the same of VIND, on the 0-255 scale; N x S
-    (NaN where a reference is constant: 0 / 0).
+    (NaN where a reference is constant: 0 / 0). ``terms``: :func:`_gain_terms` when already computed.
     """
     num = torch.zeros(sources.shape[:2], dtype=sources.dtype, device=sources.device)
     den = torch.zeros_like(num)
-    for vid, vind, _ in vif_maps(sources, dist, sigma_n_sq):
+    for vid, vind, _ in vif_maps(sources, dist, sigma_n_sq, terms):
         num = num + vid.flatten(2).sum(dim=2)
         den = den + vind.flatten(2).sum(dim=2)
     return num / den
+
+
+def vifp_per_source(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, sigma_n_sq: float = 2.0) -> torch.Tensor:
+    """VIFP(IR, F) and VIFP(VIS, F) of N x 1 x H x W images in [0, 1]: N x 2 (no checks; shared work reused)."""
+    f, a, b = to_255(fused), to_255(ir), to_255(vis)
+    return shared("vif.vifp_per_source",
+                  lambda: vif_pixel_per_source(torch.cat([a, b], dim=1), f, sigma_n_sq,
+                                               _shared_terms(fused, ir, vis, a, b, f)),
+                  (fused, ir, vis), sigma_n_sq=sigma_n_sq)
 
 
 def visual_information_fidelity_pixel(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, *,
@@ -147,7 +180,7 @@ def visual_information_fidelity_pixel(fused: torch.Tensor, ir: torch.Tensor, vis
     f, a, b = to_255(fused), to_255(ir), to_255(vis)
     if _too_small(fused, "VIFP"):
         return torch.full((fused.shape[0],), math.nan, dtype=f.dtype, device=f.device)
-    total = vif_pixel_per_source(torch.cat([a, b], dim=1), f, sigma_n_sq).sum(dim=1)
+    total = vifp_per_source(fused, ir, vis, sigma_n_sq).sum(dim=1)
     if torch.isnan(total).any():
         warnings.warn("VIFP: a constant source image makes VIFP 0 / 0; returning NaN for it", stacklevel=2)
     return total

@@ -1,0 +1,290 @@
+"""The evaluation engine: every metric of a plan on one image, one image per job, jobs in worker processes.
+
+Images are independent, so a set is evaluated as one job per image, in this process
+(``workers=1``) or in ``workers`` forked worker processes of one CPU thread each. The
+values do not depend on the number of workers: every image is computed by the same
+code on one thread (float64 on CPU), so ``workers=4`` gives bit for bit the values of
+``workers=1``, and of the Metric classes at one thread.
+
+Within an image, a metric computed by the same functional with the same options under
+several conventions (e.g. ``Qabf`` of default, vifb, cddfuse and tang) is computed once,
+and metrics that share intermediate work (SSIM and MS-SSIM, VIF and VIFP, Q, Qw and Qe)
+share it (:mod:`metrics.functional._shared`): the same values, computed once.
+
+Example:
+    >>> import numpy as np
+    >>> from metrics.engine import resolve_plan, image_values
+    >>> plan = resolve_plan([("EN", "default"), ("SD", "default")])
+    >>> images = np.zeros((3, 8, 8), dtype=np.uint8)
+    >>> [(round(v, 3), rule) for v, rule in image_values(plan, *images)[0]]
+    [(0.0, 'gray'), (0.0, 'gray')]
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from datamodules.errors import UserError
+
+__all__ = ["FLOAT32_TOLERANCE", "Job", "JobRunner", "Notice", "PlanEntry", "batch_values", "default_workers",
+           "float32_tolerance", "image_values", "resolve_plan"]
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    """One (metric, convention) of a plan, resolved to its functional twin and colour rule."""
+
+    name: str
+    convention: str
+    functional: Callable
+    options: tuple  # sorted (key, value) pairs
+    color_rule: str
+
+    @property
+    def work(self) -> tuple:
+        """What decides the value: entries with equal ``work`` share one computation."""
+        return (self.functional, self.options, self.color_rule)
+
+
+class Notice(UserWarning):
+    """A colour rule turned colour into gray (:func:`metrics.color.conversion_notice`): said once per evaluation."""
+
+
+def resolve_plan(keys: Iterable[tuple[str, str]]) -> list[PlanEntry]:
+    """(name, convention) pairs -> plan entries, through the metric registry (``KeyError`` for an unknown one)."""
+    from .registry import get_metric_info
+
+    entries = []
+    for name, convention in keys:
+        info = get_metric_info(name, convention)
+        entries.append(PlanEntry(name, convention, info.functional, tuple(sorted(info.options.items())),
+                                 info.color_rule))
+    return entries
+
+
+def _as_tensor(image: np.ndarray, device: Any, dtype: Any = None):
+    """uint8 H x W (or H x W x 3) -> 1 x 1 (or 3) x H x W in [0, 1]: float64 (exact 8-bit levels) on CPU,
+    float32 elsewhere."""
+    import torch
+
+    dtype = dtype or (torch.float64 if torch.device(device).type == "cpu" else torch.float32)
+    tensor = torch.from_numpy(np.ascontiguousarray(image)).to(device=device, dtype=dtype).div(255)
+    return tensor.permute(2, 0, 1).unsqueeze(0) if tensor.ndim == 3 else tensor.view(1, 1, *image.shape)
+
+
+def _evaluate(plan: Sequence[PlanEntry], tensors: list) -> tuple[dict, list[tuple[type, str]]]:
+    """The distinct works of ``plan`` on N x C x H x W tensors: {work: N values}, and the warnings (colour
+    conversions first, as :class:`Notice`)."""
+    import torch
+
+    from .color import apply_color_rule, conversion_notice
+    from .functional._shared import shared_work
+
+    done: dict[tuple, list[float]] = {}
+    caught_all: list[tuple[type, str]] = []
+    for entry in plan:
+        notice = conversion_notice(entry.color_rule, entry.convention, *tensors)
+        if notice is not None and (Notice, notice) not in caught_all:
+            caught_all.append((Notice, notice))
+    with shared_work(), torch.no_grad():
+        for entry in plan:
+            if entry.work in done:
+                continue
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = apply_color_rule(entry.functional, entry.color_rule, *tensors,
+                                          name=f"{entry.name} ({entry.convention})", **dict(entry.options))
+            done[entry.work] = result.detach().to("cpu", torch.float64).reshape(-1).tolist()
+            for warning in caught:
+                item = (warning.category, str(warning.message))
+                if item not in caught_all:
+                    caught_all.append(item)
+    return done, caught_all
+
+
+def image_values(plan: Sequence[PlanEntry], fused: np.ndarray, ir: np.ndarray, vis: np.ndarray,
+                 device: Any = "cpu") -> tuple[list[tuple[float, str]], list[tuple[type, str]]]:
+    """Every plan entry on one image (uint8 H x W or H x W x 3 each), in plan order.
+
+    Returns:
+        ``(values, warnings)``: per entry ``(value, colour rule applied)``; ``(category, message)``
+        per distinct warning (category :class:`Notice` for a colour-to-gray conversion).
+    """
+    from .color import applied_rule
+
+    tensors = [_as_tensor(x, device) for x in (fused, ir, vis)]
+    done, caught = _evaluate(plan, tensors)
+    return [(done[e.work][0], applied_rule(e.color_rule, *tensors)) for e in plan], caught
+
+
+def batch_values(plan: Sequence[PlanEntry], triplets: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                 device: Any = "cuda", dtype: Any = None
+                 ) -> tuple[list[list[tuple[float, str]]], list[tuple[type, str]]]:
+    """Every plan entry on a batch of same-size images (uint8, one shape), stacked N x C x H x W.
+
+    The accelerators' path: ``device="cuda"`` computes in float32. ``dtype=torch.float32`` on
+    ``device="cpu"`` runs the same float32 arithmetic on CPU (how the tests check this path);
+    its values differ from float64 by at most :func:`float32_tolerance`.
+
+    Returns:
+        per image, per entry ``(value, colour rule applied)``; the distinct warnings.
+    """
+    import torch
+
+    from .color import applied_rule
+    from .functional._checks import compute_precision
+
+    dtype = dtype or (torch.float64 if torch.device(device).type == "cpu" else torch.float32)
+    stacked = [torch.cat([_as_tensor(t[i], device, dtype) for t in triplets]) for i in range(3)]
+    with compute_precision(dtype):
+        done, caught = _evaluate(plan, stacked)
+    return [[(done[e.work][i], applied_rule(e.color_rule, *(x[i:i + 1] for x in stacked))) for e in plan]
+            for i in range(len(triplets))], caught
+
+
+#: How far the float32 path (:func:`batch_values`: CUDA, or float32 on CPU) may be from the float64 values:
+#: relative, or absolute for a value within 1e-3 of 0; ``"NAME:CONVENTION"`` entries override the default.
+#: Measured on TNO pairs 1, 5, 16, 33 (every metric of every convention, CPU float32): at most 5e-4 (FMI_w),
+#: VIF 4.5e-4, FMI_pixel 1.4e-4, Q 3.5e-5, VIFP 2.5e-5, SSIM 7e-6, everything else below 2e-6; tang2022's
+#: Qabf (gradient ties on the [0, 1] scale flip in float32) 3.8e-4, and 1.3e-3 on a 176 x 176 crop of pair 5.
+#: CUDA's float32 rounds differently, to the same order.
+FLOAT32_TOLERANCE = {"default": 1e-3, "Qabf:tang2022": 3e-3}
+
+
+def float32_tolerance(name: str, convention: str) -> float:
+    """The documented float32 tolerance of a metric (:data:`FLOAT32_TOLERANCE`)."""
+    return FLOAT32_TOLERANCE.get(f"{name}:{convention}", FLOAT32_TOLERANCE["default"])
+
+
+@dataclass(frozen=True)
+class Job:
+    """One image to evaluate: ``read()`` returns its (fused, ir, vis) uint8 arrays (picklable for the workers)."""
+
+    index: int
+    image_id: str
+    read: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]
+    cost: int = 0  # pixels: the largest jobs are started first when there are workers
+
+
+# ---- worker processes ---------------------------------------------------------------------------------
+
+_WORKER_PLAN: list[PlanEntry] | None = None
+_WORKER_DEVICE = "cpu"
+
+
+def _init_worker(keys: list[tuple[str, str]], device: str) -> None:
+    """Pool initializer: one CPU thread, Ctrl-C left to the parent, the plan resolved once."""
+    import torch
+
+    global _WORKER_PLAN, _WORKER_DEVICE
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)
+    import metrics  # noqa: F401  (fills the registry under the spawn start method)
+
+    _WORKER_PLAN, _WORKER_DEVICE = resolve_plan(keys), device
+
+
+def _run_job(job: Job) -> tuple[int, list[float], list[tuple[type, str]]]:
+    values, caught = image_values(_WORKER_PLAN, *job.read(), device=_WORKER_DEVICE)
+    return job.index, values, caught
+
+
+def _context():
+    """``fork`` where it exists (the workers inherit the imported modules: no start-up), else ``spawn``."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+class JobRunner:
+    """Runs jobs in this process or in a pool of worker processes; a context manager.
+
+    ``workers=1`` runs in this process with one CPU thread (restored on exit); more start
+    that many worker processes of one thread each when entered (before any thread of the
+    caller, e.g. a progress bar, exists), largest images first. An exception in a job
+    (e.g. a file that fails to decode) stops the pool and is raised by :meth:`run`.
+
+    Example:
+        >>> with JobRunner([("EN", "default")], workers=1) as runner:  # doctest: +SKIP
+        ...     for job, values, caught in runner.run(jobs):
+        ...         ...
+    """
+
+    def __init__(self, keys: Sequence[tuple[str, str]], *, workers: int = 1, device: str = "cpu",
+                 jobs: int | None = None, batch_size: int = 1, dtype: Any = None) -> None:
+        if workers < 1:
+            raise UserError(f"--workers must be at least 1, got {workers}")
+        if batch_size < 1:
+            raise UserError(f"--batch-size must be at least 1, got {batch_size}")
+        self.keys, self.device, self.batch_size, self.dtype = list(keys), device, batch_size, dtype
+        self.workers = workers if jobs is None else max(1, min(workers, jobs))
+        self._pool = None
+        self._threads = None
+
+    def __enter__(self) -> "JobRunner":
+        import torch
+
+        if self.workers == 1:
+            self._plan = resolve_plan(self.keys)
+            self._threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+        else:
+            self._pool = _context().Pool(self.workers, initializer=_init_worker, initargs=(self.keys, self.device))
+        return self
+
+    def run(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, list[tuple[float, str]], list[tuple[type, str]]]]:
+        """Yield ``(job, values, warnings)`` as each image finishes (not in job order with workers); values as
+        :func:`image_values` gives them."""
+        if self._pool is None and (self.batch_size > 1 or self.dtype is not None):
+            yield from self._batched(jobs)
+            return
+        if self._pool is None:
+            for job in jobs:
+                values, caught = image_values(self._plan, *job.read(), device=self.device)
+                yield job, values, caught
+            return
+        by_index = {job.index: job for job in jobs}
+        for index, values, caught in self._pool.imap_unordered(_run_job, sorted(jobs, key=lambda j: -j.cost)):
+            yield by_index[index], values, caught
+
+    def _batched(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, list[float], list[tuple[type, str]]]]:
+        """Same-size images ``batch_size`` at a time (:func:`batch_values`), each batch yielded when done."""
+        pending: dict[tuple, list[tuple[Job, tuple]]] = {}
+
+        def flush(shape):
+            group = pending.pop(shape)
+            values, caught = batch_values(self._plan, [images for _, images in group], self.device, self.dtype)
+            for (job, _), image_values_ in zip(group, values):
+                yield job, image_values_, caught
+
+        for job in jobs:
+            images = job.read()
+            shape = images[0].shape
+            pending.setdefault(shape, []).append((job, images))
+            if len(pending[shape]) >= self.batch_size:
+                yield from flush(shape)
+        for shape in list(pending):
+            yield from flush(shape)
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+        if self._threads is not None:
+            import torch
+
+            torch.set_num_threads(self._threads)
+
+
+def default_workers() -> int:
+    """The CPUs this process may use (``os.sched_getaffinity`` where it exists)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover  (macOS, Windows)
+        return os.cpu_count() or 1
