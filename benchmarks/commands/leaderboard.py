@@ -31,7 +31,9 @@ def main(args: argparse.Namespace) -> int:
 
     if args.out is None and len(args.runs) > 1:
         raise UserError("several run dirs: name the output folder with --out")
-    out = Path(args.out or args.runs[0])
+    from benchmarks.outputs import check_output_dir
+
+    out = check_output_dir(args.out or args.runs[0], "--out" if args.out else "RUN")
     results, facts = read_results(args.runs), read_facts(args.runs)
     title = args.title or "Leaderboard: " + " + ".join(Path(r).resolve().name for r in args.runs)
     paths = write_leaderboard(out, results, facts, title=title)
