@@ -289,6 +289,7 @@ def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint
     means = rows.groupby("metric", sort=False)["value"].mean()
     tracker.log_means(wandb_run, unit.dataset, means.to_dict())
     tracker.log_images(wandb_run, unit.dataset, [(p.pair_id, fused_dir / f"{p.pair_id}.png") for p in pairs[:2]])
+    fused_stats = _flag_constant_images(unit, pairs, fused_dir, wandb_run, tracker, reporter)
     write_json(layout.marker(unit), {
         "method": unit.method, "seed": unit.seed, "dataset": unit.dataset,
         "signature": _unit_signature(plan, unit, checkpoint_sha),
@@ -301,8 +302,22 @@ def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint
         "pairs": [{"pair_id": p.pair_id, "ir_path": str(p.ir_path), "vis_path": str(p.vis_path),
                    "resize_vis": bool(getattr(p, "resize_vis", False))} for p in pairs],
         "means": {k: float(v) for k, v in means.items()},
+        "fused_stats": fused_stats,
         "test_time_s": round(test_s, 3), "finished": now(),
         "environment": environment(),
     })
     reporter.line(f"done {unit}: {len(pairs)} pairs fused and evaluated in {test_s:.1f} s")
 
+
+def _flag_constant_images(unit: Unit, pairs, fused_dir: Path, wandb_run, tracker, reporter: Reporter) -> dict:
+    """Measure every fused PNG of the unit (:mod:`benchmarks.report.degenerate`); warn on screen and in W&B when
+    some are constant. Returns ``{pair_id: {"min", "max", "std", "constant"}}`` for the done marker."""
+    from benchmarks.report.degenerate import describe, fused_image_stats
+
+    stats = {p.pair_id: fused_image_stats(fused_dir / f"{p.pair_id}.png") for p in pairs}
+    warning = describe(unit.method, unit.seed, unit.dataset, stats)
+    if warning is not None:
+        reporter.line(warning)
+    tracker.log_constant_images(wandb_run, unit.dataset, [pair for pair, s in stats.items() if s["constant"]],
+                                len(stats))
+    return stats
