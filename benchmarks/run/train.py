@@ -241,6 +241,7 @@ def train(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter: Report
         return
     os.replace(partial, layout.final_checkpoint(method.name, seed))
     final = layout.final_checkpoint(method.name, seed)
+    read_record(layout.training_record(method.name, seed), reporter)  # a damaged earlier record is moved aside
     write_json(layout.training_record(method.name, seed), {
         "method": method.name, "seed": seed, "source": "trained", "resumed_from": None if resume is None else str(resume),
         "checkpoint": str(final), "checkpoint_sha256": sha256_of(final), "global_step": trainer.global_step,
