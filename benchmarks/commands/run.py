@@ -2,11 +2,14 @@
 
   ivif-bench run [--methods all|a,b] [--datasets auto|sample|tno,flir,nir] [--profile smoke|quick|paper]
                  [--seed N|0-4] [--out RUN] [--data-root DIR] [--wandb auto|offline|online|disabled]
-                 [--ckpt METHOD=PATH] [--accelerator A --devices N --strategy S]
+                 [--ckpt METHOD=PATH] [--allow-skip] [--accelerator A --devices N --strategy S]
 
 The unit of work is (method, seed, dataset); a run started again with the same
 arguments skips the finished units and resumes an interrupted training from
-its last checkpoint. Every reference rule (average, max, and any a plugin
+its last good checkpoint (a damaged one is moved aside as NAME.corrupt-TIME);
+Ctrl-C stops it cleanly and prints that command. Without a data root the run
+uses the embedded sample, and trains on its sample_flir_train; a requested
+method that cannot run stops the run before any work unless --allow-skip. Every reference rule (average, max, and any a plugin
 registers: needs_training = False) is always included. Results go to
 RUN/results.csv, RUN/leaderboard.{csv,md,tex}, RUN/plots/ and RUN/wandb/
 (offline runs: upload later with `wandb sync RUN/wandb/offline-run-*`).
