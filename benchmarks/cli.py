@@ -37,12 +37,20 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, ``PROG: error: MESSAGE (see: PROG --help)``, exit code 2:
+    a bad option value (``--max-steps -5``, :mod:`benchmarks.commands.numbers`) is reported without the usage."""
+
+    def error(self, message: str):  # noqa: D102
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
 def _load(name: str):
     return importlib.import_module(f"benchmarks.commands.{COMMANDS[name]}")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="ivif-bench",
         description="Benchmark infrared + visible image fusion methods: train, fuse, evaluate, compare.",
     )
@@ -77,12 +85,14 @@ def take_plugins(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv, plugins = take_plugins(list(sys.argv[1:] if argv is None else argv))
+    given = list(sys.argv[1:] if argv is None else argv)
+    argv, plugins = take_plugins(given)
     if argv and argv[0] in COMMANDS and getattr(_load(argv[0]), "PASSTHROUGH", False):
         return _run(argv[0], plugins, lambda: _load(argv[0]).main(argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)
     args.plugin = plugins
+    args.argv = given  # the command line as given (after `ivif-bench`): what resumes an interrupted run
     return _run(args.command, plugins, lambda: _load(args.command).main(args))
 
 

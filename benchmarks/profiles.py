@@ -40,7 +40,6 @@ import importlib
 import inspect
 import logging
 import os
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -285,18 +284,33 @@ def fusion_cli() -> type:
 
     class FusionCLI(LightningCLI):
         def __init__(self, *args: Any, trainer_hook: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-                     build_trainer: bool = True, **kwargs: Any) -> None:
-            self.trainer_hook, self.build_trainer = trainer_hook, build_trainer
+                     build_trainer: bool = True, where: Any = "config", **kwargs: Any) -> None:
+            self.trainer_hook, self.build_trainer, self.where = trainer_hook, build_trainer, str(where)
             super().__init__(*args, **kwargs)
 
+        def parse_arguments(self, parser, args) -> None:  # numbers no training can use: refused before the seeding
+            from benchmarks.config_errors import check_values
+
+            super().parse_arguments(parser, args)
+            subcommand = self.config.get("subcommand")
+            check_values((self.config.get(subcommand) if subcommand else self.config).as_dict(), self.where)
+
         def instantiate_trainer(self, **kwargs: Any):  # noqa: D102
+            from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+            from benchmarks.config_errors import ConfigError
+
             if not self.build_trainer:
                 return None
-            if self.trainer_hook is None:
-                return super().instantiate_trainer(**kwargs)
-            extra = [self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys]
-            config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
-            return self._instantiate_trainer(self.trainer_hook(config), extra)
+            try:
+                if self.trainer_hook is None:
+                    return super().instantiate_trainer(**kwargs)
+                extra = [self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys]
+                config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
+                return self._instantiate_trainer(self.trainer_hook(config), extra)
+            except MisconfigurationException as err:  # the Trainer refusing its arguments: the config's fault
+                raise ConfigError(f"{self.where}: trainer: {' '.join(str(err).split())}; the Trainer's keys: "
+                                  "ivif-bench train --help") from None
 
         def after_fit(self) -> None:
             callback = self.trainer.checkpoint_callback
@@ -348,9 +362,12 @@ def instantiate(config: dict[str, Any], where: Any, *, trainer_hook: Callable | 
             warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
             warnings.filterwarnings("ignore", module=r"lightning\.pytorch\.cli")  # its jsonargparse deprecations
             cli = cls(**cls.defaults, args=config, run=False, save_config_callback=None, trainer_hook=trainer_hook,
-                      build_trainer=build_trainer or trainer_hook is not None, parser_kwargs={"exit_on_error": False})
+                      build_trainer=build_trainer or trainer_hook is not None, parser_kwargs={"exit_on_error": False},
+                      where=where)
     except ArgumentError as err:
-        raise UserError(f"{where}: {_one_line(err)}") from None
+        from benchmarks.config_errors import ConfigError, explain
+
+        raise ConfigError(explain(str(err), str(where))) from None
     finally:
         seed_log.setLevel(level)
     return Instances(cli.model, cli.datamodule, cli.trainer, _dump(cli))
@@ -366,12 +383,3 @@ def _dump(cli) -> dict[str, Any]:
 
     text = cli.parser.dump(cli.config, format="yaml", skip_link_targets=False)
     return yaml.safe_load(text)
-
-
-def _one_line(err: Exception) -> str:
-    """jsonargparse's nested message as one line: the failing key and the innermost reason."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    noise = re.compile(r"^(Does not validate against any of the Union subtypes|Subtypes:|Errors:|"
-                       r"- Expected a <class 'NoneType'>|Given value type:|Given value:)")
-    kept = [line.lstrip("- ") for line in lines if not noise.match(line)]
-    return " ".join(kept)[:600]

@@ -145,6 +145,19 @@ class Tracker:
         run.summary.update(values)
 
     @staticmethod
+    def log_constant_images(run: Any, dataset: str, flagged: Iterable[str], total: int) -> None:
+        """Record how many fused images of ``dataset`` are constant (:mod:`benchmarks.report.degenerate`):
+        summary ``constant_images/<dataset>`` (count) and ``constant_images/<dataset>/ids``; a run with any
+        gets the tag ``constant-output``."""
+        if run is None:
+            return
+        flagged = list(flagged)
+        run.summary.update({f"constant_images/{dataset}": len(flagged), f"constant_images/{dataset}/of": int(total),
+                            f"constant_images/{dataset}/ids": ",".join(flagged)})
+        if flagged and "constant-output" not in (run.tags or ()):
+            run.tags = (*(run.tags or ()), "constant-output")
+
+    @staticmethod
     def log_images(run: Any, dataset: str, images: Iterable[tuple[str, str | os.PathLike]]) -> None:
         """Log fused PNGs as ``fused/<dataset>/<pair_id>``: ``images`` is ``[(pair_id, path), ...]``."""
         if run is None:

@@ -114,6 +114,9 @@ def main(args: argparse.Namespace) -> int:
     from datamodules.datasets import load_pairs, read_pair
     from datamodules.io import save_png, to_tensor
 
+    from benchmarks.outputs import check_output_dir
+
+    check_output_dir(args.out, "--out")  # before any model is loaded or pair fused
     device = resolve_device(args.device)
     overrides = {"fusion_strategy": args.fusion_strategy} if args.fusion_strategy else {}
     pairs = load_pairs(args.dataset, args.data_root, args.ids)

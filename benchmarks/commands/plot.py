@@ -27,6 +27,10 @@ def main(args: argparse.Namespace) -> int:
     from benchmarks.commands.run import _split, parse_pairs
     from benchmarks.report.plots import KINDS, plot_run
 
+    from benchmarks.outputs import check_output_dir
+    from pathlib import Path
+
+    check_output_dir(args.out or Path(args.run) / "plots", "--out")
     paths = plot_run(args.run, pairs=parse_pairs(args.pairs), methods=_split(args.methods), out_dir=args.out,
                      kinds=args.kind or KINDS)
     for path in paths:

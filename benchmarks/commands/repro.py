@@ -30,6 +30,7 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from benchmarks.commands.numbers import non_negative_float, positive_int, seed_value
     from benchmarks.commands.run import _devices
     from benchmarks.profiles import PROFILES
     from benchmarks.report.facts import HEADLINE_METRICS
@@ -38,15 +39,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     what = parser.add_argument_group("the study")
     what.add_argument("--method", default="didfuse", help="a trainable registered method (default: didfuse)")
-    what.add_argument("--runs", type=int, default=25, help="number of trainings (default: 25, as DIDFuse's Figure 5)")
-    what.add_argument("--seed0", type=int, default=0, help="first seed; the runs use seed0 .. seed0+runs-1 (default: 0)")
+    what.add_argument("--runs", type=positive_int, default=25, help="number of trainings (default: 25, as DIDFuse's Figure 5)")
+    what.add_argument("--seed0", type=seed_value, default=0, help="first seed; the runs use seed0 .. seed0+runs-1 (default: 0)")
     what.add_argument("--profile", default="smoke", choices=list(PROFILES),
                       help="; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()) + " (default: smoke)")
     what.add_argument("--datasets", default="tno,flir,nir",
                       help="comma-separated test sets or folders; 'sample' = the embedded sample pairs "
                            "(default: tno,flir,nir)")
     what.add_argument("--ids", default=None, help="only these pair ids of each test set, e.g. '1-8,12'")
-    what.add_argument("--limit-pairs", type=int, default=None,
+    what.add_argument("--limit-pairs", type=positive_int, default=None,
                       help="only the first N pairs of each test set (default: the profile's: smoke 2, else all)")
     what.add_argument("--metrics", default=None,
                       help=f"comma-separated metrics (default: Figure 5's {','.join(HEADLINE_METRICS)})")
@@ -66,10 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="serial: one seed after another here; ray: the seeds as Ray tasks (default: serial)")
     where.add_argument("--ray-address", default=None,
                        help="a running Ray cluster ('auto', 'ray://head:10001'); default: start a local one")
-    where.add_argument("--ray-num-cpus", type=int, default=None, help="CPUs of the local Ray instance (default: all)")
-    where.add_argument("--cpus-per-run", type=int, default=None,
+    where.add_argument("--ray-num-cpus", type=positive_int, default=None, help="CPUs of the local Ray instance (default: all)")
+    where.add_argument("--cpus-per-run", type=positive_int, default=None,
                        help="torch threads of each run = CPUs a Ray task asks for (default: serial all, ray 1)")
-    where.add_argument("--gpus-per-run", type=float, default=None,
+    where.add_argument("--gpus-per-run", type=non_negative_float, default=None,
                        help="GPUs a Ray task asks for, e.g. 1 or 0.25 (default: 1 with --accelerator gpu, else 0)")
     where.add_argument("--wandb", default="auto", choices=list(MODES),
                        help="W&B mode; auto = online when an API key is configured, else offline (default: auto)")
@@ -78,9 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     hardware.add_argument("--accelerator", default=None, help="cpu, gpu, cuda, mps, auto (default: the config's)")
     hardware.add_argument("--devices", default=None, type=_devices, help="number of devices or a list")
     hardware.add_argument("--strategy", default=None, help="e.g. ddp (default: the config's)")
-    hardware.add_argument("--num-nodes", type=int, default=None, help="number of nodes")
-    hardware.add_argument("--max-steps", type=int, default=None, help="override the config's training length")
-    hardware.add_argument("--checkpoint-every", type=int, default=50, help="save last.ckpt every N steps (default: 50)")
+    hardware.add_argument("--num-nodes", type=positive_int, default=None, help="number of nodes")
+    hardware.add_argument("--max-steps", type=positive_int, default=None, help="override the config's training length")
+    hardware.add_argument("--checkpoint-every", type=positive_int, default=50, help="save last.ckpt every N steps (default: 50)")
     hardware.add_argument("--metric-device", default="cpu", help="device of the metric computation (default: cpu)")
 
 
@@ -107,12 +108,23 @@ def main(args: argparse.Namespace) -> int:
     from benchmarks.run.train import rank_job
     from benchmarks.study import plan_study, run_study
 
+    from benchmarks.outputs import check_output_dir
+    from benchmarks.run.interrupt import RunInterrupted, resume_command, watch_interrupt
+
     rank_zero = rank_job() is None
     study = plan_study(options_from(args), announce=print if rank_zero else None)
     if rank_zero:
+        check_output_dir(study.root, "--out")
         index, count = study.options.shard
         print(f"study: {study.options.method}, {len(study.seeds)} runs (seeds {study.seeds[0]}..{study.seeds[-1]})"
               + (f", shard {index}/{count}: seeds {','.join(map(str, study.shard_seeds))}" if count > 1 else "")
               + f", {study.options.executor} executor, {study.options.cpus_per_run} thread(s) per run -> {study.root}")
-    run_study(study)
+    try:
+        with watch_interrupt():
+            run_study(study)
+    except RunInterrupted as stop:
+        command = resume_command(getattr(args, "argv", None) or sys.argv[1:], study.root)
+        print(f"ivif-bench repro: interrupted ({stop}); finished seeds and checkpoints are kept in {study.root}. "
+              f"Resume with:\n  {command}", file=sys.stderr)
+        return 130
     return 0

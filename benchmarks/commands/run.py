@@ -2,11 +2,14 @@
 
   ivif-bench run [--methods all|a,b] [--datasets auto|sample|tno,flir,nir] [--profile smoke|quick|paper]
                  [--seed N|0-4] [--out RUN] [--data-root DIR] [--wandb auto|offline|online|disabled]
-                 [--ckpt METHOD=PATH] [--accelerator A --devices N --strategy S]
+                 [--ckpt METHOD=PATH] [--allow-skip] [--accelerator A --devices N --strategy S]
 
 The unit of work is (method, seed, dataset); a run started again with the same
 arguments skips the finished units and resumes an interrupted training from
-its last checkpoint. Every reference rule (average, max, and any a plugin
+its last good checkpoint (a damaged one is moved aside as NAME.corrupt-TIME);
+Ctrl-C stops it cleanly and prints that command. Without a data root the run
+uses the embedded sample, and trains on its sample_flir_train; a requested
+method that cannot run stops the run before any work unless --allow-skip. Every reference rule (average, max, and any a plugin
 registers: needs_training = False) is always included. Results go to
 RUN/results.csv, RUN/leaderboard.{csv,md,tex}, RUN/plots/ and RUN/wandb/
 (offline runs: upload later with `wandb sync RUN/wandb/offline-run-*`).
@@ -21,10 +24,13 @@ import argparse
 
 
 def _devices(text: str):
-    return int(text) if text.isdigit() else text
+    from benchmarks.commands.numbers import devices
+
+    return devices(text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from benchmarks.commands.numbers import positive_int
     from benchmarks.profiles import PROFILES
     from benchmarks.tracking import MODES
 
@@ -39,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()) + " (default: quick)")
     what.add_argument("--seed", default="0", help="seed, or several: '0-4' or '0,3,7' (default: 0)")
     what.add_argument("--ids", default=None, help="only these pair ids of each test set, e.g. '1-8,12'")
-    what.add_argument("--limit-pairs", type=int, default=None,
+    what.add_argument("--limit-pairs", type=positive_int, default=None,
                       help="only the first N pairs of each test set (default: the profile's: smoke 2, else all)")
     what.add_argument("--metrics", default=None,
                       help="comma-separated metrics, or 'all' (default: the profile's: smoke and quick evaluate "
@@ -48,7 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--ckpt", action="append", default=[], metavar="METHOD=PATH",
                       help="use this checkpoint for METHOD instead of training (repeatable)")
     what.add_argument("--train-dataset", default=None,
-                      help="train every trainable method on this dataset instead of its config's (e.g. sample_flir)")
+                      help="train every trainable method on this dataset instead of its config's (e.g. "
+                           "sample_flir_train; a run on the embedded sample uses it when the config's is missing)")
+    what.add_argument("--allow-skip", action="store_true",
+                      help="run the other methods when some requested ones cannot run (no config for the profile, "
+                           "no training data); without it such a run stops before any work, naming them")
     where = parser.add_argument_group("where")
     where.add_argument("--out", default=None, help="run dir (default: runs/<profile>, runs/<profile>-sample on the sample)")
     where.add_argument("--name", default=None, help="benchmark name, the W&B group (default: the run dir's name)")
@@ -66,16 +76,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     hardware.add_argument("--accelerator", default=None, help="cpu, gpu, cuda, mps, auto (default: the config's)")
     hardware.add_argument("--devices", default=None, type=_devices, help="number of devices or a list, e.g. 2 or 0,1")
     hardware.add_argument("--strategy", default=None, help="e.g. ddp, ddp_spawn, fsdp (default: the config's)")
-    hardware.add_argument("--num-nodes", type=int, default=None, help="number of nodes")
-    hardware.add_argument("--max-steps", type=int, default=None, help="override every config's training length")
-    hardware.add_argument("--checkpoint-every", type=int, default=50, help="save last.ckpt every N steps (default: 50)")
+    hardware.add_argument("--num-nodes", type=positive_int, default=None, help="number of nodes")
+    hardware.add_argument("--max-steps", type=positive_int, default=None,
+                          help="override every config's training length (optimizer steps, >= 1)")
+    hardware.add_argument("--checkpoint-every", type=positive_int, default=50,
+                          help="save last.ckpt every N steps (default: 50)")
     hardware.add_argument("--metric-device", default="cpu",
                           help="device of the metric computation: cpu (default; float64, exact), auto (where the "
                                "model fuses: on a GPU the fused images stay there, float32) or a device name")
 
 
 def parse_seeds(text: str) -> list[int]:
-    """'3' -> [3]; '0-4' -> [0..4]; '0,3,7' -> [0, 3, 7]."""
+    """'3' -> [3]; '0-4' -> [0..4]; '0,3,7' -> [0, 3, 7]; each a seed numpy accepts (0 .. 2**32 - 1)."""
+    from benchmarks.commands.numbers import MAX_SEED
     from datamodules.errors import UserError
 
     seeds: list[int] = []
@@ -91,6 +104,11 @@ def parse_seeds(text: str) -> list[int]:
             raise UserError(f"--seed: {text!r} is not a seed, a range 'a-b' or a list 'a,b'") from None
     if not seeds:
         raise UserError(f"--seed: {text!r} selects no seed")
+    bad = [s for s in seeds if not 0 <= s <= MAX_SEED]
+    if bad:
+        raise UserError(f"--seed: {text!r}: a seed is an integer 0..{MAX_SEED} (got {bad[0]})")
+    if len(set(seeds)) != len(seeds):
+        raise UserError(f"--seed: {text!r} lists a seed twice")
     return seeds
 
 
@@ -137,14 +155,27 @@ def options_from(args: argparse.Namespace):
         devices=args.devices, strategy=args.strategy, num_nodes=args.num_nodes, max_steps=args.max_steps,
         checkpoint_every=args.checkpoint_every, metric_device=args.metric_device, plots=not args.no_plots,
         qualitative=parse_pairs(args.pairs), download=args.download, progress=not args.no_progress,
-        plugins=args.plugin)
+        plugins=args.plugin, allow_skip=args.allow_skip)
 
 
 def main(args: argparse.Namespace) -> int:
+    import sys
+
+    from benchmarks.outputs import check_output_dir
     from benchmarks.run import plan_run, run
+    from benchmarks.run.interrupt import RunInterrupted, resume_command
     from benchmarks.run.train import rank_job
 
     rank_zero = rank_job() is None
-    plan = plan_run(options_from(args), announce=print if rank_zero else None)
-    run(plan)
+    options = options_from(args)
+    plan = plan_run(options, announce=print if rank_zero else None)
+    if rank_zero:
+        check_output_dir(plan.layout.root, "--out")
+    try:
+        run(plan)
+    except RunInterrupted as stop:
+        command = resume_command(getattr(args, "argv", None) or sys.argv[1:], plan.layout.root)
+        print(f"ivif-bench run: interrupted ({stop}); finished units and checkpoints are kept in {plan.layout.root}. "
+              f"Resume with:\n  {command}", file=sys.stderr)
+        return 130
     return 0

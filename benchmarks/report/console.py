@@ -45,11 +45,14 @@ def print_summary(reporter: Reporter, summary: pd.DataFrame, facts: Facts, *, na
     """The leaderboard's headline metrics as one rich table (bold best, underlined second), and where the files are."""
     from rich.table import Table
 
-    from benchmarks.report.leaderboard import rank
+    from benchmarks.report.leaderboard import rank, ranked_cells
 
     shown = [m for m in HEADLINE_METRICS if m in set(summary["metric"])] or list(dict.fromkeys(summary["metric"]))[:6]
     view = summary[summary["metric"].isin(shown) & (summary["convention"] == convention)].copy()
-    view["_rank"] = rank(view)
+    view["_rank"], view["_ok"] = rank(view), ranked_cells(view)
+    flagged = view[view["constant_images"] > 0] if "constant_images" in view.columns else view.iloc[:0]
+    constant = set(zip(flagged["method"], flagged["dataset"]))  # (method, test set) with constant fused images
+    unranked = False
     table = Table(title=f"{name}: mean per test set (bold best, underlined second; "
                         f"all {summary['metric'].nunique()} metrics in leaderboard.md)")
     table.add_column("dataset")
@@ -67,10 +70,17 @@ def print_summary(reporter: Reporter, summary: pd.DataFrame, facts: Facts, *, na
                     continue
                 value, place = cell["mean"].iloc[0], cell["_rank"].iloc[0]
                 text = "n/a" if not np.isfinite(value) else f"{value:.3f}"
+                if np.isfinite(value) and not cell["_ok"].iloc[0] and (method, dataset) not in constant:
+                    text, unranked = f"{text}†", True
                 cells.append(f"[bold]{text}[/bold]" if place == 1 else f"[underline]{text}[/underline]" if place == 2 else text)
-            table.add_row(dataset, method, *cells)
+            table.add_row(dataset, f"{method} ⚠" if (method, dataset) in constant else method, *cells)
         table.add_section()
     reporter.console.print(table)
+    if constant:
+        reporter.line(f"⚠ constant fused images (8-bit std < 1 gray level) from: {', '.join(sorted({m for m, _ in constant}))}: "
+                      "their values measure no fusion (counts in leaderboard.csv, per image in fused_stats.csv)")
+    if unranked:
+        reporter.line("† over another set of images than the others (NaN images left out): not ranked against them")
     reporter.line(f"leaderboard: {paths['md']} (.csv, .tex); per-image results: {results_path}")
     if wandb_mode == "offline":
         reporter.line(f"W&B: offline runs in {wandb_dir}; upload with: wandb sync {wandb_dir}/offline-run-*")

@@ -13,6 +13,7 @@ A run dir (``ivif-bench run --out RUN``, also a study dir of ``ivif-bench repro`
     fused/<method>/seed<k>/<dataset>/<pair_id>.png  (several seeds)
     results/<method>/seed<k>/<dataset>.csv  per-image rows of the unit
     results.csv                         every done unit's rows: one per (method, seed, dataset, image, metric)
+    fused_stats.csv                     each fused image's 8-bit min / max / std, constant flag (report.degenerate)
     leaderboard.{csv,md,tex}, plots/*.{png,pdf}, wandb/
 
 Every file is written atomically (temp file + rename); markers last, so a unit

@@ -30,9 +30,10 @@ from benchmarks.report.console import Reporter
 from benchmarks.report.facts import method_facts_of, metric_facts_of
 from benchmarks.report.results import RESULT_COLUMNS, RunLayout, Unit
 from benchmarks.run.evaluate import evaluate_unit, metric_device_of, metric_dtype_of
+from benchmarks.run.interrupt import RunInterrupted, watch_interrupt
 from benchmarks.run.merge import merge_results, report_run
 from benchmarks.run.plan import MethodPlan, Plan, RunError
-from benchmarks.run.train import rank_job, train, train_only
+from benchmarks.run.train import move_aside, rank_job, read_record, recover_checkpoints, train, train_only
 from datamodules.download import sha256_of
 from datamodules.io import atomic_write
 
@@ -89,15 +90,17 @@ def run(plan: Plan, reporter: Reporter | None = None) -> pd.DataFrame | None:
         write_provenance(plan, started, status="running")
         counts = {"done": 0, "skipped": 0}
         try:
-            for method in plan.methods:
-                for seed in options.seeds:
-                    done, skipped = run_method_seed(plan, method, seed, tracker, reporter)
-                    counts["done"] += done
-                    counts["skipped"] += skipped
-            results = merge_results(layout, list(plan.pairs))
-            summary = report_run(plan, results, tracker, reporter)
-        except BaseException:
-            write_provenance(plan, started, status="failed", clock=clock, counts=counts)
+            with watch_interrupt():  # Ctrl-C leaves as RunInterrupted: the command reports how to resume
+                for method in plan.methods:
+                    for seed in options.seeds:
+                        done, skipped = run_method_seed(plan, method, seed, tracker, reporter)
+                        counts["done"] += done
+                        counts["skipped"] += skipped
+                results = merge_results(layout, list(plan.pairs))
+                summary = report_run(plan, results, tracker, reporter)
+        except BaseException as stop:
+            status = "interrupted" if isinstance(stop, RunInterrupted) else "failed"
+            write_provenance(plan, started, status=status, clock=clock, counts=counts)
             raise
         write_provenance(plan, started, status="finished", clock=clock, counts=counts)
     reporter.line(f"finished in {time.perf_counter() - clock:.1f} s: {counts['done']} unit(s) run, "
@@ -108,7 +111,7 @@ def run(plan: Plan, reporter: Reporter | None = None) -> pd.DataFrame | None:
 def write_provenance(plan: Plan, started: str, status: str, clock: float | None = None,
                      counts: dict[str, int] | None = None) -> None:
     """Write ``RUN/provenance.json`` atomically: configs, seeds, versions, device, git commit, this invocation
-    with ``status`` (running / finished / failed), the wall time since ``clock`` (a ``time.perf_counter()``
+    with ``status`` (running / finished / failed / interrupted), the wall time since ``clock`` (a ``time.perf_counter()``
     start) and the earlier invocations of this run dir as ``history``."""
     layout = plan.layout
     history = []
@@ -118,8 +121,8 @@ def write_provenance(plan: Plan, started: str, status: str, clock: float | None 
             history = previous.get("history", [])
             if previous.get("started") != started:
                 history.append({k: previous.get(k) for k in ("argv", "started", "finished", "status", "git", "units")})
-        except ValueError:
-            pass
+        except ValueError:  # damaged: kept beside it, never the base of the new record
+            move_aside(layout.provenance)
     options = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(plan.options).items()}
     options["checkpoints"] = {k: str(v) for k, v in plan.options.checkpoints.items()}
     record = collect(
@@ -176,6 +179,8 @@ def run_method_seed(plan: Plan, method: MethodPlan, seed: int, tracker, reporter
     """Obtain the model of (method, seed) and run its pending units; returns (units run, units skipped)."""
     layout = plan.layout
     units = plan.units(method.name, seed)
+    if method.trainable and method.checkpoint is None:  # a damaged final / last / interrupted.ckpt is moved aside
+        recover_checkpoints(layout, method.name, seed, reporter)
     known_checkpoint = method.checkpoint or (layout.final_checkpoint(method.name, seed) if method.trainable else None)
     checkpoint_sha = sha256_of(known_checkpoint) if known_checkpoint and known_checkpoint.is_file() else None
     if method.trainable and checkpoint_sha is None:
@@ -191,7 +196,7 @@ def run_method_seed(plan: Plan, method: MethodPlan, seed: int, tracker, reporter
         return 0, len(units)
 
     wandb_file = layout.wandb_record(method.name, seed)
-    run_id = read_json(wandb_file).get("id") if wandb_file.is_file() else None
+    run_id = read_record(wandb_file, reporter).get("id")
     wandb_run = None
     if tracker.enabled:
         run_id = run_id or tracker.new_id()
@@ -248,7 +253,7 @@ def _obtain_model(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter
     if source is not None:
         reporter.line(f"{method.name}/seed{seed}: {source}: {checkpoint}")
         record_path = layout.training_record(method.name, seed)
-        record = read_json(record_path) if record_path.is_file() else {}
+        record = read_record(record_path, reporter)
         if record.get("checkpoint_sha256") != sha256_of(checkpoint):
             write_json(record_path, {**record, "method": method.name, "seed": seed, "source": source,
                                      "checkpoint": str(checkpoint), "checkpoint_sha256": sha256_of(checkpoint),
@@ -286,6 +291,7 @@ def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint
     means = rows.groupby("metric", sort=False)["value"].mean()
     tracker.log_means(wandb_run, unit.dataset, means.to_dict())
     tracker.log_images(wandb_run, unit.dataset, [(p.pair_id, fused_dir / f"{p.pair_id}.png") for p in pairs[:2]])
+    fused_stats = _flag_constant_images(unit, pairs, fused_dir, wandb_run, tracker, reporter)
     write_json(layout.marker(unit), {
         "method": unit.method, "seed": unit.seed, "dataset": unit.dataset,
         "signature": _unit_signature(plan, unit, checkpoint_sha),
@@ -298,9 +304,23 @@ def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint
         "pairs": [{"pair_id": p.pair_id, "ir_path": str(p.ir_path), "vis_path": str(p.vis_path),
                    "resize_vis": bool(getattr(p, "resize_vis", False))} for p in pairs],
         "means": {k: float(v) for k, v in means.items()},
+        "fused_stats": fused_stats,
         "fusion_device": str(device), "metric_device": str(metric_device), "metric_dtype": metric_dtype_of(metric_device),
         "test_time_s": round(test_s, 3), "finished": now(),
         "environment": environment(),
     })
     reporter.line(f"done {unit}: {len(pairs)} pairs fused and evaluated in {test_s:.1f} s")
 
+
+def _flag_constant_images(unit: Unit, pairs, fused_dir: Path, wandb_run, tracker, reporter: Reporter) -> dict:
+    """Measure every fused PNG of the unit (:mod:`benchmarks.report.degenerate`); warn on screen and in W&B when
+    some are constant. Returns ``{pair_id: {"min", "max", "std", "constant"}}`` for the done marker."""
+    from benchmarks.report.degenerate import describe, fused_image_stats
+
+    stats = {p.pair_id: fused_image_stats(fused_dir / f"{p.pair_id}.png") for p in pairs}
+    warning = describe(unit.method, unit.seed, unit.dataset, stats)
+    if warning is not None:
+        reporter.line(warning)
+    tracker.log_constant_images(wandb_run, unit.dataset, [pair for pair, s in stats.items() if s["constant"]],
+                                len(stats))
+    return stats

@@ -47,8 +47,17 @@ def merge_results(layout: RunLayout, datasets: Sequence[str] = ()) -> pd.DataFra
         raise RunError(f"{layout.root}: two result rows for {dict(first[KEY])}; a results file was edited by hand?")
     with atomic_write(layout.results, "w", encoding="utf-8", newline="") as handle:
         results.to_csv(handle, index=False, float_format="%.17g")
+    _write_fused_stats(layout, markers)
     facts.write(layout.root)
     return results
+
+
+def _write_fused_stats(layout: RunLayout, markers: list[dict]) -> None:
+    """``RUN/fused_stats.csv``: each fused image's 8-bit min, max, std and constant flag, from the done markers."""
+    from benchmarks.report.degenerate import STATS_FILE, stats_rows
+
+    with atomic_write(layout.root / STATS_FILE, "w", encoding="utf-8", newline="") as handle:
+        stats_rows(markers).to_csv(handle, index=False, float_format="%.17g")
 
 
 def report_run(plan: Plan, results: pd.DataFrame, tracker, reporter: Reporter) -> pd.DataFrame:
@@ -59,9 +68,12 @@ def report_run(plan: Plan, results: pd.DataFrame, tracker, reporter: Reporter) -
     if results.empty:
         reporter.line("no results yet")
         return pd.DataFrame()
+    from benchmarks.report.degenerate import read_fused_stats
+
     facts = read_facts(layout.root)
-    paths = write_leaderboard(layout.root, results, facts, title=f"Leaderboard: {plan.name}")
-    summary = summarize(results, facts)
+    stats = read_fused_stats(layout.root)
+    paths = write_leaderboard(layout.root, results, facts, title=f"Leaderboard: {plan.name}", stats=stats)
+    summary = summarize(results, facts, stats)
     plot_paths: list[Path] = []
     if plan.options.plots:
         from benchmarks.report.plots import plot_run

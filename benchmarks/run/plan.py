@@ -64,6 +64,8 @@ class RunOptions:
         seed_level_fused: fused images under ``fused/<method>/seed<k>/`` even with one
             seed (a study's shard may hold one seed of many).
         plugins: plugin modules to load first (``--plugin``; the installed entry points load anyway).
+        allow_skip: run the other methods when some requested ones cannot run (no config, no training
+            data); otherwise :func:`plan_run` refuses (:mod:`benchmarks.run.training_data`).
     """
 
     out: Path | None = None
@@ -94,6 +96,7 @@ class RunOptions:
     reference_rules: bool = True
     seed_level_fused: bool = False
     plugins: Sequence[str] = ()
+    allow_skip: bool = False
 
 
 @dataclass
@@ -118,6 +121,8 @@ class Plan:
     data_message: str
     skipped: list[tuple[str, str]] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)  # dataset label -> registered name or folder
+    # method -> the embedded training set it uses instead of its config's (benchmarks.run.training_data)
+    training: dict[str, Any] = field(default_factory=dict)
     _configs: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -158,6 +163,13 @@ class Plan:
         if options.train_dataset and self.method(method).trainable:
             config["data"]["init_args"]["train_dataset"] = options.train_dataset
             config["data"]["init_args"].pop("train_ids", None)
+        substitute = self.training.get(method)
+        if substitute is not None:  # no training data here: the embedded training set (a sample run only)
+            data = config["data"]["init_args"]
+            data["train_dataset"] = substitute.dataset
+            data.pop("train_ids", None)
+            if substitute.ids is not None:
+                data["train_ids"] = list(substitute.ids)
         return config
 
 
@@ -219,8 +231,7 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
     if not seeds or len(set(seeds)) != len(seeds):
         raise RunError(f"--seed must list distinct seeds; got {options.seeds}")
     options.seeds = seeds
-    if options.checkpoint_every < 1:
-        raise RunError(f"--checkpoint-every must be >= 1; got {options.checkpoint_every}")
+    _check_numbers(options)
 
     # methods
     registered = list_methods()
@@ -248,7 +259,10 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
             if explicit or checkpoint is not None:
                 raise RunError(f"{err}; profiles with a config for {method!r}: "
                                f"{', '.join(p for p in profiles.PROFILES if profiles.config_path(method, p)) or 'none'}") from None
-            skipped.append((method, f"no {options.profile!r} config"))
+            from benchmarks.run.training_data import is_pretrained_only
+
+            skipped.append((method, f"pretrained only (the authors' weights), no {options.profile!r} config to train"
+                            if is_pretrained_only(method) else f"no {options.profile!r} config"))
             continue
         if checkpoint is not None:
             if not trainable:
@@ -276,8 +290,6 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
 
     # datasets and pairs
     datasets, message = choose_datasets(options.datasets, options.data_root)
-    if announce is not None:
-        announce(message)
     if options.out is None:
         sample = all(d in SAMPLE_DATASETS for d in datasets)
         options.out = Path("runs") / f"{options.profile}{'-sample' if sample else ''}"
@@ -308,26 +320,28 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
         for seed in seeds:
             plan.resolved_config(method.name, seed)
     # trainable methods that will train need their training data now, not after hours of other work
-    kept = []
-    for method in plan.methods:
-        needs_data = method.trainable and method.checkpoint is None and not all(
-            plan.layout.final_checkpoint(method.name, s).is_file() for s in seeds)
-        if needs_data:
-            data = plan.resolved_config(method.name, seeds[0])["data"]["init_args"]
-            train_name = data.get("train_dataset")
-            if train_name in list_datasets():  # a folder is checked by the data module itself
-                try:
-                    load_pairs(train_name, data.get("data_root"), data.get("train_ids"))
-                except UserError as err:
-                    if explicit:
-                        raise RunError(f"{method.name}: its training data is not available: {err}") from None
-                    plan.skipped.append((method.name, f"training data {train_name!r} not available "
-                                                      f"(ivif-bench data download {train_name}, or --train-dataset)"))
-                    continue
-        kept.append(method)
-    plan.methods = kept
+    from benchmarks.run.training_data import check_skips, choose_training_data, data_line
+
+    choose_training_data(plan, explicit)
     _check_training_configs(plan)
+    plan.data_message = data_line(plan, message)
+    if announce is not None:
+        announce(plan.data_message)
+    check_skips(plan)
     return plan
+
+
+def _check_numbers(options: RunOptions) -> None:
+    """The numeric options, before anything is read or written (the CLI checks them when parsing, too)."""
+    from benchmarks.commands.numbers import MAX_SEED
+
+    bad_seeds = [s for s in options.seeds if not 0 <= s <= MAX_SEED]
+    if bad_seeds:
+        raise RunError(f"--seed: a seed is an integer 0..{MAX_SEED}; got {bad_seeds[0]}")
+    for option, value in (("--checkpoint-every", options.checkpoint_every), ("--max-steps", options.max_steps),
+                          ("--num-nodes", options.num_nodes), ("--limit-pairs", options.limit_pairs)):
+        if value is not None and int(value) < 1:
+            raise RunError(f"{option} must be >= 1; got {value}")
 
 
 def _dataset_label(name: str) -> str:

@@ -28,7 +28,8 @@ from benchmarks.run.plan import MethodPlan, Plan, RunError
 from datamodules.download import sha256_of
 from datamodules.io import atomic_write
 
-__all__ = ["TRAIN_ONLY_ENV", "complete_checkpoint", "rank_job", "train", "train_only"]
+__all__ = ["TRAIN_ONLY_ENV", "checkpoint_problem", "complete_checkpoint", "move_aside", "rank_job", "read_record",
+           "recover_checkpoints", "train", "train_only"]
 
 TRAIN_ONLY_ENV = "IVIF_BENCH_TRAIN_ONLY"
 
@@ -102,9 +103,102 @@ def complete_checkpoint(path: Path) -> bool:
         return False
 
 
+# ------------------------------------------------------------------ damaged files: detected, moved aside, never read
+def checkpoint_problem(path: str | os.PathLike) -> str | None:
+    """What is wrong with the checkpoint file ``path`` (one phrase), or ``None`` when it loads as a checkpoint.
+
+    Detected: a missing or empty file, a file that is not a zip archive (cut
+    short: ``torch.save`` writes the archive's directory last; or overwritten
+    with something else), an archive whose members fail their CRC, a payload
+    that does not unpickle, and a loaded object without a ``state_dict``.
+
+    Raises:
+        RunError: the file exists but cannot be read at all (permissions): not
+            damage, so it is neither judged nor moved.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return "no such file"
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as err:
+        raise RunError(f"{path}: cannot read it ({err.strerror}); fix its permissions") from None
+    size = path.stat().st_size
+    if size == 0:
+        return "empty (0 bytes)"
+    if not zipfile.is_zipfile(path):
+        return f"not a checkpoint archive ({size} bytes without a zip directory: cut short, or overwritten)"
+    if not complete_checkpoint(path):
+        return "a damaged archive (a member fails its CRC check)"
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except OSError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any unpickling failure means the payload is damaged
+        first = (str(err).strip().splitlines() or [""])[0][:160]
+        return f"its payload does not load ({type(err).__name__}: {first})"
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        return "not a Lightning checkpoint (no state_dict)"
+    return None
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a damaged file to ``<name>.corrupt-<YYYYmmdd-HHMMSS>`` beside it (never deleted); returns the new path."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target, k = path.with_name(f"{path.name}.corrupt-{stamp}"), 1
+    while target.exists():
+        target, k = path.with_name(f"{path.name}.corrupt-{stamp}-{k}"), k + 1
+    os.replace(path, target)
+    return target
+
+
+def _set_aside(path: Path, problem: str, label: str, reporter: Reporter, then: str) -> None:
+    moved = move_aside(path)
+    reporter.line(f"{label}: {path} is damaged ({problem}); moved aside to {moved.name} (kept, not read); {then}")
+
+
+def recover_checkpoints(layout, method: str, seed: int, reporter: Reporter) -> None:
+    """Before (method, seed) is obtained: move its damaged ``final``, ``last`` and ``interrupted`` checkpoints aside.
+
+    What remains is good, so training resumes from the newest good state
+    (:func:`train`) or starts again, and no record is written from a damaged file.
+    """
+    label = f"{method}/seed{seed}"
+    for path in (layout.final_checkpoint(method, seed), layout.last_checkpoint(method, seed),
+                 layout.interrupted_checkpoint(method, seed)):
+        problem = checkpoint_problem(path) if path.is_file() else None
+        if problem is not None:
+            _set_aside(path, problem, label, reporter, "training again, from the newest good last / interrupted "
+                       "checkpoint if there is one" if path.name == "final.ckpt" else "not resuming from it")
+
+
+def read_record(path: Path, reporter: Reporter | None = None) -> dict[str, Any]:
+    """A JSON record of the run dir (``training.json``, ``wandb.json``...): ``{}`` when absent; a damaged one
+    is moved aside with a message and read as absent, so it is never the base of a new record."""
+    from benchmarks.provenance import read_json
+
+    if not path.is_file():
+        return {}
+    try:
+        record = read_json(path)
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+        return record
+    except ValueError as err:
+        moved = move_aside(path)
+        if reporter is not None:
+            reporter.line(f"{path} is damaged ({str(err).splitlines()[0][:120]}); moved aside to {moved.name}, "
+                          "written again")
+        return {}
+
+
 def train(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter: Reporter,
            resume: Path | None | str = "auto") -> None:
-    """Train (method, seed) under its resolved config; writes ``final.ckpt`` atomically (rank 0)."""
+    """Train (method, seed) under its resolved config; writes ``final.ckpt`` atomically (rank 0).
+
+    ``resume="auto"`` resumes from the newest of ``last.ckpt`` / ``interrupted.ckpt`` that loads; a damaged one
+    is moved aside with a message (:func:`checkpoint_problem`)."""
     layout = plan.layout
     config = plan.resolved_config(method.name, seed)
     checkpoint_dir = layout.checkpoint_dir(method.name, seed)
@@ -113,11 +207,11 @@ def train(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter: Report
         resume = None
         candidates = [layout.last_checkpoint(method.name, seed), layout.interrupted_checkpoint(method.name, seed)]
         for path in sorted((p for p in candidates if p.is_file()), key=lambda p: p.stat().st_mtime_ns, reverse=True):
-            if complete_checkpoint(path):
+            problem = checkpoint_problem(path)
+            if problem is None:
                 resume = path
                 break
-            reporter.line(f"{method.name}/seed{seed}: {path} is cut short (killed while writing); not resuming from it")
-            path.unlink()
+            _set_aside(path, problem, f"{method.name}/seed{seed}", reporter, "not resuming from it")
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
         with atomic_write(layout.config_file(method.name, seed), "w", encoding="utf-8") as handle:
             yaml.safe_dump(config, handle, sort_keys=False)
@@ -147,6 +241,7 @@ def train(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter: Report
         return
     os.replace(partial, layout.final_checkpoint(method.name, seed))
     final = layout.final_checkpoint(method.name, seed)
+    read_record(layout.training_record(method.name, seed), reporter)  # a damaged earlier record is moved aside
     write_json(layout.training_record(method.name, seed), {
         "method": method.name, "seed": seed, "source": "trained", "resumed_from": None if resume is None else str(resume),
         "checkpoint": str(final), "checkpoint_sha256": sha256_of(final), "global_step": trainer.global_step,

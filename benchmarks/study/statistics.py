@@ -69,6 +69,8 @@ def competitor_means(run_dir: str | os.PathLike, exclude: str | None = None) -> 
     if results.empty:
         raise StudyError(f"{run_dir}: no competitor results (only {exclude!r})")
     summary = summarize(results, read_facts(run_dir))
+    # the study compares means over all its images: a competitor's mean that left NaN images out is not comparable
+    summary.loc[summary["n_nan"] > 0, "mean"] = math.nan
     images = results.groupby(["method", "dataset"])["image"].agg(frozenset)
     summary["images"] = [images.get((m, d), frozenset()) for m, d in zip(summary["method"], summary["dataset"])]
     return summary[["method", "dataset", "metric", "convention", "mean", "n_images", "images"]]

@@ -48,9 +48,13 @@ def test_one_yaml_gives_the_same_hyper_parameters_under_train_run_and_repro(conf
 
 
 @pytest.mark.parametrize("old, new, words", [
-    ("    lr: 1e-4\n", "    lr: 1e-4\n    lrr: 1\n", ["'lrr' is not accepted", "DIDFuse"]),
-    ("    crop_size: 64\n", "    crop_size: big\n", ["crop_size", "big"]),
-    ("  max_steps: 4\n", "  max_step: 4\n", ["max_step"]),
+    ("    lr: 1e-4\n", "    lr: 1e-4\n    lrr: 1\n",
+     [": model.init_args.lrr: unknown key for lightning_modules.didfuse.DIDFuse (did you mean 'lr'?)",
+      "ivif-bench train --model.help lightning_modules.didfuse.DIDFuse"]),
+    ("    crop_size: 64\n", "    crop_size: big\n", [": data.init_args.crop_size: expected int, got 'big'"]),
+    ("  max_steps: 4\n", "  max_step: 4\n", [": trainer.max_step: unknown key (did you mean 'max_steps'?)"]),
+    ("  max_steps: 4\n", "  max_steps: -5\n", [": trainer.max_steps: must be -1 (no limit) or an integer >= 1"]),
+    ("    batch_size: 4\n", "    batch_size: 0\n", [": data.init_args.batch_size: must be an integer >= 1; got 0"]),
 ])
 def test_a_bad_key_or_value_is_one_line_naming_it_and_the_file(config_dir, tmp_path, capsys, old, new, words):
     path = config_dir / "didfuse" / "smoke.yaml"

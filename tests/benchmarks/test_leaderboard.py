@@ -55,13 +55,19 @@ def test_summary_over_images_then_over_seeds():
     assert entry["n"] == 3 and entry["n_seeds"] == 3 and entry["n_images"] == 2
 
 
-def test_nan_is_reported_and_never_ranked():
+def test_a_nan_image_is_left_out_counted_and_its_cell_never_ranked_against_the_others():
     data = rows()
     data.loc[(data.method == "max") & (data.dataset == "tno") & (data.metric == "EN") & (data.image == "1"), "value"] = np.nan
     summary = summarize(data, FACTS)
-    assert np.isnan(cell(summary, "max", "tno", "EN")["mean"])
-    ranks = summary.assign(r=rank(summary))
+    entry = cell(summary, "max", "tno", "EN")  # nanmean over its one finite image, with n
+    assert entry["mean"] == 7.0 and entry["n"] == 1 and entry["n_images"] == 1 and entry["n_nan"] == 1
+    assert entry["image_set"] != cell(summary, "didfuse", "tno", "EN")["image_set"]
+    ranks = summary.assign(r=rank(summary))  # 7.0 would be best: over another image set, it is not ranked
+    assert cell(ranks, "max", "tno", "EN")["r"] == 0
     assert cell(ranks, "didfuse", "tno", "EN")["r"] == 1 and cell(ranks, "average", "tno", "EN")["r"] == 2
+    text = to_markdown(summary, FACTS).split("## tno")[1].split("## flir")[0]
+    assert "## tno" not in text and "| EN ↑ | <u>6.100</u> | 7.000 (n=1)† | **6.600** |" in text
+    assert "† over another set of images" in text and "nanmean" in to_markdown(summary, FACTS)
 
 
 def test_rank_respects_each_metrics_direction_and_ties():

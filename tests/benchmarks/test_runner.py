@@ -155,7 +155,11 @@ def test_a_profile_without_the_methods_config_is_refused(tmp_path, capsys, monke
     monkeypatch.setattr(profiles, "CONFIG_DIR", tmp_path / "configs")
     assert cli(run_args(tmp_path / "run", methods="didfuse")) == 2
     assert "method 'didfuse' has no 'smoke' config" in capsys.readouterr().err
-    assert cli(run_args(tmp_path / "run", methods="all")) == 0  # 'all' skips it with a note instead
+    assert cli(run_args(tmp_path / "run", methods="all")) == 2  # 'all' names what it would skip, before any work
+    err = capsys.readouterr().err
+    assert "requested method(s) cannot run: " in err and "didfuse" in err and "--allow-skip" in err and "ifcnn" not in err
+    assert not (tmp_path / "run").exists()
+    assert cli(run_args(tmp_path / "run", "--allow-skip", methods="all")) == 0  # allowed: skipped with a note
     assert "skip method didfuse: no 'smoke' config" in capsys.readouterr().out
 
 
