@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.report.facts import Facts
-from benchmarks.report.results import RESULT_COLUMNS
+from benchmarks.report.results import RESULT_COLUMNS, WEIGHTS_COLUMN, describe_weights
 from datamodules.errors import UserError
 from datamodules.io import atomic_write
 
@@ -41,7 +41,7 @@ __all__ = ["SUMMARY_COLUMNS", "per_image_table", "rank", "summarize", "to_latex"
 
 #: columns of ``leaderboard.csv``
 SUMMARY_COLUMNS = ["method", "dataset", "metric", "convention", "mean", "std", "n", "n_seeds", "n_images",
-                   "higher_is_better", "unit"]
+                   "higher_is_better", "unit", "weights"]
 DECIMALS = 3
 
 
@@ -64,12 +64,14 @@ def summarize(results: pd.DataFrame, facts: Facts) -> pd.DataFrame:
         value=("value", lambda v: v.mean(skipna=False)), n_images=("image", "nunique")).reset_index()
     over_seeds = _stats(per_seed, group)
     n_seeds = per_seed.groupby(group, sort=False).agg(n_seeds=("seed", "size"), n_images=("n_images", "max"))
+    weights = _weights_per_group(results, group)
     rows = []
     for key, counts in n_seeds.iterrows():
         stats = over_seeds.loc[key] if counts["n_seeds"] > 1 else over_images.loc[key]
         rows.append({**dict(zip(group, key)), "mean": stats["mean"], "std": stats["std"], "n": int(stats["n"]),
                      "n_seeds": int(counts["n_seeds"]), "n_images": int(counts["n_images"]),
-                     "higher_is_better": facts.higher_is_better(key[2], key[3]), "unit": facts.unit(key[2], key[3])})
+                     "higher_is_better": facts.higher_is_better(key[2], key[3]), "unit": facts.unit(key[2], key[3]),
+                     "weights": weights.get(key)})
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     datasets = list(dict.fromkeys(results["dataset"]))
     order = {name: i for i, name in enumerate(facts.method_order(summary["method"]))}
@@ -77,6 +79,13 @@ def summarize(results: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     summary = summary.assign(_d=summary["dataset"].map(datasets.index), _m=summary["metric"].map(metric_rank),
                              _o=summary["method"].map(order))
     return summary.sort_values(["_d", "convention", "_m", "_o"]).drop(columns=["_d", "_m", "_o"]).reset_index(drop=True)
+
+
+def _weights_per_group(results: pd.DataFrame, group: list[str]) -> dict[tuple, str]:
+    """``{group key: describe_weights(its rows' weights)}``; empty for results without the ``weights`` column."""
+    if WEIGHTS_COLUMN not in results.columns:
+        return {}
+    return {key: describe_weights(frame[WEIGHTS_COLUMN]) for key, frame in results.groupby(group, sort=False)}
 
 
 def per_image_table(results: pd.DataFrame, dataset: str, facts: Facts, sort_by: str | None = None,
@@ -155,8 +164,44 @@ def _label(metric: str, convention: str, higher: bool | None, arrows: tuple[str,
     return f"{name} {arrows[2] if higher is None else arrows[0] if higher else arrows[1]}"
 
 
+def _weights_row(block: pd.DataFrame, methods: list[str]) -> list[str] | None:
+    """The weights origin of each method of a dataset block (``describe_weights``, short), or ``None`` when the
+    summary has none recorded (results written before the ``weights`` column)."""
+    if not _has_weights(block):
+        return None
+    texts = []
+    for method in methods:
+        rows = block[block["method"] == method]
+        if rows.empty:
+            texts.append("")
+            continue
+        labels = [p.strip() for v in rows["weights"] if isinstance(v, str) for p in v.split(" + ")]
+        texts.append(_shorten(" + ".join(dict.fromkeys(labels))) or "unknown")
+    return texts
+
+
+def _shorten(text: str) -> str:
+    """A weights description for a table cell: a checkpoint by its file name."""
+    parts = []
+    for part in text.split(" + "):
+        if part.startswith("checkpoint (") and part.endswith(")"):
+            part = f"checkpoint ({Path(part[len('checkpoint ('):-1]).name})"
+        parts.append(part)
+    return " + ".join(parts)
+
+
+_WEIGHTS_NOTE = (" The weights row says where each model came from: official (the authors' released weights, "
+                 "the artifact named), trained (in this run, under the profile and seed named), checkpoint "
+                 "(--ckpt METHOD=PATH; the full path in `leaderboard.csv`), none (a reference rule).")
+
+
+def _has_weights(summary: pd.DataFrame) -> bool:
+    return "weights" in summary.columns and bool(summary["weights"].map(lambda v: isinstance(v, str) and v != "").any())
+
+
 def _blocks(summary: pd.DataFrame, facts: Facts):
-    """Yield (dataset, methods, n_text, rows) with rows = [(metric, convention, higher, [(mean, rank)...])]."""
+    """Yield (dataset, methods, n_text, rows, weights) with rows = [(metric, convention, higher, [(mean, rank)...])]
+    and weights the text per method (or ``None``)."""
     summary = summary.assign(_rank=rank(summary))
     methods = facts.method_order(summary["method"])
     for dataset, block in summary.groupby("dataset", sort=False):
@@ -169,7 +214,7 @@ def _blocks(summary: pd.DataFrame, facts: Facts):
             cells = [(by_method.at[m, "mean"], by_method.at[m, "_rank"]) if m in by_method.index else (None, 0)
                      for m in methods]
             rows.append((metric, convention, facts.higher_is_better(metric, convention), cells))
-        yield dataset, methods, n_text, rows
+        yield dataset, methods, n_text, rows, _weights_row(block, methods)
 
 
 def _footnote_lines(summary: pd.DataFrame, facts: Facts) -> list[tuple[str, str, str, str]]:
@@ -196,10 +241,12 @@ def to_markdown(summary: pd.DataFrame, facts: Facts, title: str = "Leaderboard")
              ("Mean over seeds of the per-seed mean over images" if several_seeds else "Mean over images")
              + " (std and n in `leaderboard.csv`). **Bold**: best; <u>underlined</u>: second best; "
              "↑ higher is better, ↓ lower is better (? no direction recorded: not ranked). "
-             "Every metric is computed from the 8-bit fused PNGs.", ""]
-    for dataset, methods, n_text, rows in _blocks(summary, facts):
+             "Every metric is computed from the 8-bit fused PNGs." + _WEIGHTS_NOTE * _has_weights(summary), ""]
+    for dataset, methods, n_text, rows, weights in _blocks(summary, facts):
         lines += [f"## {dataset} ({n_text})", "", "| Metric | " + " | ".join(methods) + " |",
                   "|---|" + "---:|" * len(methods)]
+        if weights is not None:
+            lines.append("| weights | " + " | ".join(weights) + " |")
         for metric, convention, higher, cells in rows:
             texts = []
             for value, place in cells:
@@ -231,9 +278,11 @@ def to_latex(summary: pd.DataFrame, facts: Facts, caption: str = "Quantitative r
              r"$\uparrow$: higher is better, $\downarrow$: lower is better.}",
              r"\begin{tabular}{l" + "r" * len(methods) + "}", r"\toprule",
              "Metric & " + " & ".join(_tex(m) for m in methods) + r" \\"]
-    for dataset, _, n_text, rows in blocks:
+    for dataset, _, n_text, rows, weights in blocks:
         lines += [r"\midrule", rf"\multicolumn{{{len(methods) + 1}}}{{l}}{{\textit{{{_tex(dataset)}}} ({_tex(n_text)})}} \\",
                   r"\midrule"]
+        if weights is not None:
+            lines.append("Weights & " + " & ".join(_tex(w) for w in weights) + r" \\")
         for metric, convention, higher, cells in rows:
             texts = []
             for value, place in cells:
