@@ -92,8 +92,9 @@ def select(names: list[str], ids: str | None = None) -> tuple[list[str] | None, 
         else:
             unknown.append(name)
     if unknown:
-        raise UserError(f"unknown dataset or artifact {', '.join(unknown)}; datasets: {', '.join(list_datasets())}; "
-                        f"artifacts: {', '.join(list_artifacts())}; groups: {', '.join(GROUPS)}")
+        raise UserError(f"unknown dataset {', '.join(unknown)} (nor an artifact or a group); datasets: "
+                        f"{', '.join(list_datasets())}; artifacts: {', '.join(list_artifacts())}; "
+                        f"groups: {', '.join(GROUPS)}")
     if ids and artifacts:
         raise UserError(f"--ids selects pairs of datasets; artifacts ({', '.join(dict.fromkeys(artifacts))}) are "
                         "fetched and checked whole: name them in a command without --ids")

@@ -76,7 +76,10 @@ def load_method(method: str, ckpt: str | None, data_root: str | None = None, ove
         return model
     if ckpt is None:
         if getattr(cls, "needs_training", True):
-            raise UserError(f"method {method!r} needs --ckpt (a checkpoint from `ivif-bench train`)")
+            from benchmarks.run.weights import has_released_weights
+
+            released = ", or 'official' for its authors' released weights" if has_released_weights(cls) else ""
+            raise UserError(f"method {method!r} needs --ckpt (a checkpoint from `ivif-bench train`{released})")
         return create_method(method, **overrides)
     path = Path(ckpt)
     if not path.is_file():

@@ -144,7 +144,7 @@ def test_verify_checks_the_weights_and_the_released_images_naming_an_altered_fil
     assert f"ivif-bench data download didfuse_weights didfuse_released --data-root {root}" in out
     # names that are neither datasets nor artifacts, and --ids with an artifact, are one-line errors
     assert cli(["data", "verify", "ifcnn", "--data-root", str(root)]) == 2
-    assert "unknown dataset or artifact ifcnn; " in capsys.readouterr().err
+    assert "unknown dataset ifcnn (nor an artifact or a group); " in capsys.readouterr().err
     assert cli(["data", "download", "weights", "--ids", "1", "--data-root", str(root)]) == 2
     assert "artifacts (didfuse_weights, densefuse_weights, ifcnn_weights) are fetched and checked whole" in \
         capsys.readouterr().err
