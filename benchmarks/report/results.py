@@ -7,7 +7,7 @@ A run dir (``ivif-bench run --out RUN``, also a study dir of ``ivif-bench repro`
     methods.json                        per method: class, reference rule or trained
     units/<method>/seed<k>/config.yaml  the resolved config of that training (trainable methods)
     units/<method>/seed<k>/training.json  how the model was obtained (trained / resumed / reused), times
-    units/<method>/seed<k>/<dataset>.done.json  done marker: pairs, metrics, checkpoint sha256, timings
+    units/<method>/seed<k>/<dataset>.done.json  done marker: pairs, metrics, checkpoint sha256, weights origin, timings
     checkpoints/<method>/seed<k>/{last,interrupted,final}.ckpt  (every N steps / on an exception / done)
     fused/<method>/<dataset>/<pair_id>.png          (one seed)
     fused/<method>/seed<k>/<dataset>/<pair_id>.png  (several seeds)

@@ -145,7 +145,9 @@ class Plan:
 
     def config_source(self, method: str) -> str:
         """Where ``method``'s config comes from, for messages: its YAML file, or "<method> (reference rule)"."""
-        return self.method(method).config.get("__file__") or f"{method} (reference rule, no config file)"
+        plan = self.method(method)
+        what = "released weights, the class's default hyper-parameters" if plan.official else "reference rule"
+        return plan.config.get("__file__") or f"{method} ({what}, no config file)"
 
     def resolved_config(self, method: str, seed: int) -> dict[str, Any]:
         """The config of ``method`` under ``seed`` with the run's overrides, as the config interpreter reads it

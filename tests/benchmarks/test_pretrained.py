@@ -18,7 +18,7 @@ import pytest
 
 from benchmarks.cli import main as cli
 from benchmarks.provenance import read_json
-from benchmarks.report.results import describe_weights, weights_label
+from benchmarks.report.results import RunLayout, describe_weights, marker_weights, weights_label
 from datamodules.datasets import load_pairs, read_pair
 from datamodules.io import read_image, save_png, to_tensor
 from datamodules.weights import artifact_files, list_artifacts
@@ -316,3 +316,14 @@ def test_weights_labels_and_their_description():
     assert describe_weights(["trained:quick:seed0", "trained:quick:seed7"]) == "trained (quick, 2 seeds)"
     assert describe_weights(["checkpoint:/x/y.ckpt"], short=True) == "checkpoint (y.ckpt)"
     assert describe_weights(["official:a", float("nan")]) == "official (a) + unknown"
+
+
+def test_markers_written_before_the_weights_record_still_say_where_the_weights_came_from(tmp_path):
+    layout = RunLayout(tmp_path)
+    (tmp_path / "provenance.json").write_text('{"profile": "quick"}', encoding="utf-8")
+    final = layout.final_checkpoint("densefuse", 0)
+    old = {"method": "densefuse", "seed": 0, "method_facts": {"needs_training": True}}
+    assert marker_weights({**old, "checkpoint": str(final)}, layout) == "trained:quick:seed0"
+    assert marker_weights({**old, "checkpoint": "/elsewhere/x.ckpt"}, layout) == "checkpoint:/elsewhere/x.ckpt"
+    assert marker_weights({**old, "method_facts": {"needs_training": False}, "checkpoint": None}, layout) == "none"
+    assert marker_weights({**old, "weights": {"kind": "official", "artifact": "a"}}, layout) == "official:a"
