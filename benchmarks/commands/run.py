@@ -82,7 +82,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     hardware.add_argument("--num-nodes", type=int, default=None, help="number of nodes")
     hardware.add_argument("--max-steps", type=int, default=None, help="override every config's training length")
     hardware.add_argument("--checkpoint-every", type=int, default=50, help="save last.ckpt every N steps (default: 50)")
-    hardware.add_argument("--metric-device", default="cpu", help="device of the metric computation (default: cpu, float64)")
+    hardware.add_argument("--metric-device", default="cpu",
+                          help="device of the metric computation: cpu (default; float64, exact), auto (where the "
+                               "model fuses: on a GPU the fused images stay there, float32) or a device name")
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -7,6 +7,13 @@ writes the 8-bit PNG of each pair as it goes. The per-image values come back
 with their pair ids (``FusionModule.test_results``). On CPU the metrics compute
 in float64 from the 8-bit levels, so the values are bitwise those
 ``ivif-bench evaluate`` computes from the written PNGs.
+
+Devices (:func:`metric_device_of`): the model fuses on the run's device, and with
+``metric_device="auto"`` the metric collections live there too, so on a GPU a fused
+image stays on it from ``fuse`` through the 8-bit rounding (float32) to the metric
+update; its one copy to the host is the PNG writer's. There the metrics compute in
+float32, within ``benchmarks/speed/gpu_check.py``'s documented tolerance of the CPU
+float64 values (``metric_device="cpu"``, the default: exact).
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ import torch
 
 from datamodules.io import save_png
 
-__all__ = ["accelerator_of", "evaluate_unit", "fused_png_writer"]
+__all__ = ["accelerator_of", "evaluate_unit", "full_float32", "fused_png_writer", "metric_device_of",
+           "metric_dtype_of"]
 
 
 def fused_png_writer(out_dir: Path):
@@ -42,6 +50,50 @@ def accelerator_of(device: torch.device) -> tuple[str, object]:
     if device.type == "cuda":
         return "gpu", [device.index or 0]
     return device.type, 1
+
+
+def metric_device_of(requested: str | torch.device | None, fusion_device: torch.device) -> torch.device:
+    """Where a unit's metrics compute: ``"cpu"`` (float64, exact), ``"auto"`` (the device the model fuses on:
+    no copy between fusion and metrics; float32 on a GPU), or a device name (``"cuda"``, ``"cuda:1"``).
+
+    Raises:
+        RunError: not a device name, or a CUDA device this machine does not have.
+    """
+    from benchmarks.run.plan import RunError
+
+    text = str(requested if requested is not None else "cpu").strip().lower()
+    if text == "auto":
+        return torch.device(fusion_device)
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise RunError(f"--metric-device {requested!r}: not a device; use cpu (float64, exact), auto (where the "
+                       "model fuses) or a device name such as cuda") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (device.index or 0) >= count:
+            raise RunError(f"--metric-device {requested}: this machine has {count} CUDA device(s); use cpu or auto")
+        device = torch.device("cuda", device.index or 0)
+    return device
+
+
+def metric_dtype_of(device: torch.device) -> str:
+    """The precision the metrics compute in on ``device``: ``"float64"`` on CPU, ``"float32"`` elsewhere."""
+    from metrics.functional._checks import compute_dtype
+
+    return str(compute_dtype(torch.device(device))).removeprefix("torch.")
+
+
+@contextlib.contextmanager
+def full_float32() -> Iterator[None]:
+    """No TF32 (a 10-bit mantissa: torch allows it in cuDNN convolutions by default) in convolutions or matrix
+    products while a unit fuses and evaluates: on a GPU both run in true float32. Nothing changes on CPU."""
+    flags = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags
 
 
 @contextlib.contextmanager
@@ -69,7 +121,8 @@ def evaluate_unit(model, pairs: Sequence, out_dir: Path, *, dataset: str, metric
         dataset: the test set's label (the ``dataset`` column).
         metrics, convention: what is evaluated.
         device: where the model fuses; ``metric_device`` where the metrics compute
-            (``cpu``: float64, bitwise ``ivif-bench evaluate``).
+            (``cpu``: float64, bitwise ``ivif-bench evaluate``; ``auto``: where the model
+            fuses, float32 on a GPU; see :func:`metric_device_of`).
 
     Returns:
         Rows ``dataset, image, metric, value, convention``, image-major in ``pairs`` order.
@@ -83,8 +136,8 @@ def evaluate_unit(model, pairs: Sequence, out_dir: Path, *, dataset: str, metric
     loader = DataLoader(FusionDataset(decode_pairs(pairs), mode="full"), batch_size=1, shuffle=False)
     accelerator, devices = accelerator_of(device)
     callbacks = [fused_png_writer(out_dir)] + ([RichProgressBar()] if progress else [])
-    model.configure_test(metrics, convention, metric_device)
-    with _quiet_trainer():
+    model.configure_test(metrics, convention, metric_device_of(metric_device, device))
+    with _quiet_trainer(), full_float32():
         trainer = L.Trainer(accelerator=accelerator, devices=devices, logger=False, callbacks=callbacks,
                             enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=progress,
                             default_root_dir=str(out_dir))

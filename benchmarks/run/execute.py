@@ -29,7 +29,7 @@ from benchmarks.provenance import collect, environment, now, read_json, seed_eve
 from benchmarks.report.console import Reporter
 from benchmarks.report.facts import method_facts_of, metric_facts_of
 from benchmarks.report.results import RESULT_COLUMNS, RunLayout, Unit
-from benchmarks.run.evaluate import evaluate_unit
+from benchmarks.run.evaluate import evaluate_unit, metric_device_of, metric_dtype_of
 from benchmarks.run.merge import merge_results, report_run
 from benchmarks.run.plan import MethodPlan, Plan, RunError
 from benchmarks.run.train import rank_job, train, train_only
@@ -282,9 +282,11 @@ def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint
         if stale.name not in wanted:
             stale.unlink()
     clock = time.perf_counter()
+    device = fusion_device(plan, unit.method, unit.seed)
+    metric_device = metric_device_of(plan.options.metric_device, device)  # "auto": the fused images stay on `device`
     rows = evaluate_unit(model, pairs, fused_dir, dataset=unit.dataset, metrics=plan.metrics,
-                         convention=plan.options.convention, device=fusion_device(plan, unit.method, unit.seed),
-                         metric_device=plan.options.metric_device, progress=plan.options.progress)
+                         convention=plan.options.convention, device=device,
+                         metric_device=metric_device, progress=plan.options.progress)
     test_s = time.perf_counter() - clock
     rows.insert(0, "method", unit.method)
     rows.insert(1, "seed", unit.seed)
@@ -307,6 +309,7 @@ def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint
         "pairs": [{"pair_id": p.pair_id, "ir_path": str(p.ir_path), "vis_path": str(p.vis_path),
                    "resize_vis": bool(getattr(p, "resize_vis", False))} for p in pairs],
         "means": {k: float(v) for k, v in means.items()},
+        "fusion_device": str(device), "metric_device": str(metric_device), "metric_dtype": metric_dtype_of(metric_device),
         "test_time_s": round(test_s, 3), "finished": now(),
         "environment": environment(),
     })

@@ -282,6 +282,9 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
         get_metric_info(name, options.convention)  # KeyError names the known ones
     if not metric_names:
         raise RunError(f"no metric registered for convention {options.convention!r}")
+    from benchmarks.run.evaluate import metric_device_of
+
+    metric_device_of(options.metric_device, "cpu")  # a bad --metric-device stops here, before any training
 
     # datasets and pairs
     datasets, message = choose_datasets(options.datasets, options.data_root)
