@@ -20,7 +20,13 @@ Profiles:
   2 pairs of each test set on DIDFuse Table 4's six metrics (what the tests run);
 * ``quick``: CPU-sized training (about 5-8 minutes per method on 2 cores);
   every test pair, the same six metrics;
-* ``paper``: each paper's protocol (meant for a GPU); every test pair, every metric.
+* ``paper``: each paper's protocol (meant for a GPU); every test pair, every metric;
+* ``pretrained``: no training: every method with released weights (a class with
+  ``official_weights``) on its authors' weights, plus the reference rules; every
+  test pair, the six metrics. Its config per method is :func:`pretrained_config`.
+
+A pretrained-only method (``pretrained_only = True``: IFCNN) runs on its released
+weights under every profile (:mod:`benchmarks.run.weights`).
 
 A reference rule (``needs_training = False``: ``average``, ``max``) needs no file
 (:func:`reference_config`).
@@ -48,9 +54,9 @@ from typing import Any, Callable, NamedTuple, Sequence
 from benchmarks.report.facts import HEADLINE_METRICS
 from datamodules.errors import DataNotFoundError, UnknownNameError, UserError
 
-__all__ = ["CONFIG_DIR", "PROFILES", "Instances", "Profile", "config_path", "fusion_cli", "get_profile",
-           "instantiate", "load_config", "method_config", "parse_config", "read_yaml", "reference_config",
-           "resolve_config"]
+__all__ = ["CONFIG_DIR", "PRETRAINED_CONFIG", "PROFILES", "Instances", "Profile", "config_path", "fusion_cli",
+           "get_profile", "instantiate", "load_config", "method_config", "parse_config", "pretrained_config",
+           "read_yaml", "reference_config", "resolve_config"]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -70,12 +76,15 @@ class Profile:
         metrics: the metrics evaluated by default; ``None`` is every metric of
             the convention (``--metrics`` overrides either).
         description: one line for ``--help`` and the run's provenance.
+        released_weights: run only the methods with released weights, on those
+            weights (and the reference rules); nothing is trained.
     """
 
     name: str
     limit_pairs: int | None
     metrics: tuple[str, ...] | None
     description: str
+    released_weights: bool = False
 
 
 PROFILES: dict[str, Profile] = {
@@ -84,7 +93,14 @@ PROFILES: dict[str, Profile] = {
     "quick": Profile("quick", None, HEADLINE_METRICS,
                      "CPU-sized training, every test pair, DIDFuse Table 4's six metrics"),
     "paper": Profile("paper", None, None, "each paper's training protocol, every test pair, every metric (for a GPU)"),
+    "pretrained": Profile("pretrained", None, HEADLINE_METRICS,
+                          "no training: every method with released weights on its authors' weights (didfuse, "
+                          "densefuse, ifcnn, a plugin's), every test pair, DIDFuse Table 4's six metrics",
+                          released_weights=True),
 }
+
+#: the config file a method on its released weights reads, in its config folder (:func:`pretrained_config`)
+PRETRAINED_CONFIG = "pretrained"
 
 
 def get_profile(name: str) -> Profile:
@@ -164,6 +180,19 @@ def reference_config(method: str) -> dict[str, Any]:
         "model": {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": {}},
         "data": {"class_path": "datamodules.FusionDataModule", "init_args": {"train_dataset": None}},
     }
+
+
+def pretrained_config(method: str) -> dict[str, Any]:
+    """The config of a method that this run does not train (released weights, or a checkpoint under the
+    ``pretrained`` profile): ``<config_dir(method)>/pretrained.yaml`` if it exists (checked to build that
+    method), else its class with default hyper-parameters and a data module without training data.
+
+    Only ``model.init_args`` matter (the released weights are loaded into that model: IFCNN's ``scheme``,
+    DenseFuse's ``fusion_strategy``); the runner fills in the test sets.
+    """
+    if config_path(method, PRETRAINED_CONFIG) is not None:
+        return method_config(method, PRETRAINED_CONFIG)
+    return reference_config(method)
 
 
 def method_config(method: str, profile: str) -> dict[str, Any]:

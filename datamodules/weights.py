@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from .datasets import MANIFEST_DIR, SOURCES, DatasetError, Source, natural_key, resolve_data_root
+from .errors import DataNotFoundError
 from .download import BASE_URL_ENV_VAR, DEFAULT_BASE_URL, DownloadError, fetch_entries, file_problem
 
 __all__ = [
@@ -91,8 +92,10 @@ class WeightsError(DatasetError):
     """A released file that is present but is not the manifest's (size or sha256); the message names it."""
 
 
-class WeightsNotFoundError(FileNotFoundError):
-    """A released file that is in neither the data root nor the user cache; the message names it and the fix."""
+class WeightsNotFoundError(DataNotFoundError):
+    """A released file that is in neither the data root nor the user cache; the message names it and the fix.
+
+    A ``FileNotFoundError`` and a :class:`~datamodules.errors.UserError` (the CLI prints it as one line)."""
 
 
 @dataclass(frozen=True)

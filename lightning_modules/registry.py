@@ -61,17 +61,32 @@ def get_method_configs(name: str) -> Path | None:
     return _CONFIGS.get(name)
 
 
-def list_methods(trainable: bool | None = None) -> list[str]:
+def list_methods(trainable: bool | None = None, released_weights: bool | None = None,
+                 pretrained_only: bool | None = None) -> list[str]:
     """Registered method names, sorted.
 
     Args:
-        trainable: ``True`` lists only methods that need training, ``False``
+        trainable: ``True`` lists only methods that need weights (not reference rules), ``False``
             only reference rules (``average``, ``max``); ``None`` lists all.
+        released_weights: ``True`` lists only methods whose class has the authors' released weights
+            (``official_weights`` and ``from_official``: ``densefuse``, ``didfuse``, ``ifcnn``), ``False``
+            only the others.
+        pretrained_only: ``True`` lists only the pretrained-only methods (``pretrained_only = True``:
+            ``ifcnn``, whose training set is not in the benchmark's data; ``ivif-bench run`` always fuses
+            with its released weights), ``False`` only the others.
+
+    Example:
+        >>> list_methods(pretrained_only=True)
+        ['ifcnn']
     """
     names = sorted(_REGISTRY)
-    if trainable is None:
-        return names
-    return [n for n in names if bool(getattr(get_method_class(n), "needs_training", True)) == trainable]
+    for wanted, test in ((trainable, lambda c: bool(getattr(c, "needs_training", True))),
+                         (released_weights, lambda c: bool(getattr(c, "official_weights", None))
+                          and callable(getattr(c, "from_official", None))),
+                         (pretrained_only, lambda c: bool(getattr(c, "pretrained_only", False)))):
+        if wanted is not None:
+            names = [n for n in names if test(get_method_class(n)) == bool(wanted)]
+    return names
 
 
 def get_method_class(name: str) -> type:

@@ -6,8 +6,10 @@
 
 Writes OUT/<pair_id>.png for each pair (uint8 = rint(clamp(y, 0, 1) * 255)).
 --ckpt is a Lightning checkpoint of --method (one of another method is refused);
-`official` loads the DIDFuse authors' weights from the data root; the reference
-rules (average, max) need none. --dataset is a registered name or a folder with
+`official` loads the authors' released weights (didfuse, densefuse, ifcnn: from
+the data root, else the user cache; fetch them once with `ivif-bench data download
+weights`), the default of a pretrained-only method (ifcnn); the reference rules
+(average, max) need none. --dataset is a registered name or a folder with
 ir/ + vis/ (or IR* / VIS* files). Images are read as gray and fused at full size.
 """
 
@@ -22,7 +24,8 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", required=True, help="a registered method (see `ivif-bench run --help`)")
     parser.add_argument("--ckpt", default=None,
-                        help="Lightning checkpoint of the method; 'official' for the DIDFuse authors' weights")
+                        help="Lightning checkpoint of the method; 'official' for the authors' released weights "
+                             "(didfuse, densefuse, ifcnn; ifcnn is pretrained only: official is its default)")
     parser.add_argument("--dataset", required=True, help="registered dataset name or folder of pairs")
     parser.add_argument("--out", required=True, type=Path, help="output folder for <pair_id>.png")
     parser.add_argument("--data-root", default=None, help="data root (default: $IVIF_BENCH_DATA, else the user cache dir)")
@@ -48,7 +51,10 @@ def _identify(state_keys: set[str]) -> list[str]:
 
 
 def load_method(method: str, ckpt: str | None, data_root: str | None = None, overrides: dict | None = None):
-    """Build ``method`` from a checkpoint (or the official DIDFuse weights, or nothing for reference rules).
+    """Build ``method`` from a checkpoint (or its authors' released weights, or nothing for reference rules).
+
+    ``ckpt`` ``"official"`` (the default of a pretrained-only method) builds ``cls.from_official(data_root=...,
+    **overrides)`` (:func:`benchmarks.run.weights.build_official`).
 
     Raises:
         UserError: unknown method, missing or foreign checkpoint, a checkpoint where none applies.
@@ -65,13 +71,15 @@ def load_method(method: str, ckpt: str | None, data_root: str | None = None, ove
     unknown = [key for key in overrides if key not in inspect.signature(cls.__init__).parameters]
     if unknown:
         raise UserError(f"method {method!r} has no hyper-parameter {', '.join(unknown)}")
-    if ckpt == "official":
-        if method != "didfuse":
-            raise UserError(f"--ckpt official is only available for didfuse, not {method!r}")
-        return cls.from_data_root(data_root, **overrides)
+    model = _official(method, cls, ckpt, data_root, overrides)
+    if model is not None:
+        return model
     if ckpt is None:
         if getattr(cls, "needs_training", True):
-            raise UserError(f"method {method!r} needs --ckpt (a checkpoint from `ivif-bench train`)")
+            from benchmarks.run.weights import has_released_weights
+
+            released = ", or 'official' for its authors' released weights" if has_released_weights(cls) else ""
+            raise UserError(f"method {method!r} needs --ckpt (a checkpoint from `ivif-bench train`{released})")
         return create_method(method, **overrides)
     path = Path(ckpt)
     if not path.is_file():
@@ -90,6 +98,22 @@ def load_method(method: str, ckpt: str | None, data_root: str | None = None, ove
         return cls.load_from_checkpoint(path, map_location="cpu", **overrides)
     except (TypeError, ValueError, RuntimeError, KeyError) as err:
         raise UserError(f"{path}: cannot load as {method!r} ({str(err).splitlines()[0][:200]})") from None
+
+
+def _official(method: str, cls: type, ckpt: str | None, data_root: str | None, overrides: dict):
+    """The model on its released weights when ``ckpt`` is ``official`` (or absent for a pretrained-only method),
+    else ``None``. Raises UserError for a method without released weights, naming those that have them."""
+    from benchmarks.run.weights import OFFICIAL, build_official, uses_released_weights
+    from datamodules.errors import UserError
+
+    if ckpt not in (None, OFFICIAL):
+        return None
+    try:
+        if not uses_released_weights(method, ckpt, profile_released=False):
+            return None
+    except UserError as err:
+        raise UserError(str(err).replace(f"--ckpt {method}={OFFICIAL}", f"--ckpt {OFFICIAL}")) from None
+    return build_official(method, {"model": {"init_args": overrides}}, data_root)
 
 
 def resolve_device(name: str):

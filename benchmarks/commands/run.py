@@ -1,8 +1,8 @@
 """Benchmark methods on test sets in one command: train, fuse, evaluate, leaderboard, plots, W&B.
 
-  ivif-bench run [--methods all|a,b] [--datasets auto|sample|tno,flir,nir] [--profile smoke|quick|paper]
+  ivif-bench run [--methods all|a,b] [--datasets auto|sample|tno,flir,nir] [--profile smoke|quick|paper|pretrained]
                  [--seed N|0-4] [--out RUN] [--data-root DIR] [--wandb auto|offline|online|disabled]
-                 [--ckpt METHOD=PATH] [--allow-skip] [--accelerator A --devices N --strategy S]
+                 [--ckpt METHOD=PATH|METHOD=official] [--allow-skip] [--accelerator A --devices N --strategy S]
 
 The unit of work is (method, seed, dataset); a run started again with the same
 arguments skips the finished units and resumes an interrupted training from
@@ -16,6 +16,16 @@ RUN/results.csv, RUN/leaderboard.{csv,md,tex}, RUN/plots/ and RUN/wandb/
 Profiles are the YAML files benchmarks/configs/<method>/<profile>.yaml (a
 plugin's method: the configs= folder it registered), read as `ivif-bench train`
 reads them; RUN/metrics.json records each metric's direction, unit and definition.
+
+Released weights: `--profile pretrained` trains nothing: it runs every method
+whose class has the authors' released weights (didfuse, densefuse, ifcnn, a
+plugin's) on them, plus the reference rules; `--ckpt METHOD=official` does so
+for one method under any profile. ifcnn is pretrained only (its training set
+is not in the benchmark's data): every profile fuses with its released weights.
+Their hyper-parameters: benchmarks/configs/<method>/pretrained.yaml, else the
+class defaults. Fetch the weights once: `ivif-bench data download weights`.
+RUN/results.csv's `weights` column and the leaderboard's weights row say where
+each model came from (official, trained under which profile and seed, a checkpoint).
 """
 
 from __future__ import annotations
@@ -36,8 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     what = parser.add_argument_group("what to run")
     what.add_argument("--methods", default="all",
-                      help="comma-separated registered methods, or 'all' (those with a config for the profile); "
-                           "the reference rules (average, max, a plugin's) are always added (default: all)")
+                      help="comma-separated registered methods, or 'all' (those with a config for the profile; "
+                           "pretrained: those with released weights); ifcnn is pretrained only and always runs on "
+                           "its released weights; the reference rules (average, max, a plugin's) are always added "
+                           "(default: all)")
     what.add_argument("--datasets", default="auto",
                       help="comma-separated test sets or folders; 'sample' = the embedded sample pairs; 'auto' = "
                            "tno,flir,nir when the data root holds them, else the sample (default: auto)")
@@ -52,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            "DIDFuse Table 4's six, EN,MI,SD,SF,VIF,AG, to fit a CPU; paper evaluates all)")
     what.add_argument("--convention", default="default", help="metric convention (default: default)")
     what.add_argument("--ckpt", action="append", default=[], metavar="METHOD=PATH",
-                      help="use this checkpoint for METHOD instead of training (repeatable)")
+                      help="use this checkpoint for METHOD instead of training, or METHOD=official for the "
+                           "authors' released weights (didfuse, densefuse, ifcnn) (repeatable)")
     what.add_argument("--train-dataset", default=None,
                       help="train every trainable method on this dataset instead of its config's (e.g. "
                            "sample_flir_train; a run on the embedded sample uses it when the config's is missing)")

@@ -48,7 +48,7 @@ import pandas as pd
 
 from benchmarks.report.degenerate import CONSTANT_STD_LEVELS, constant_counts
 from benchmarks.report.facts import Facts
-from benchmarks.report.results import RESULT_COLUMNS
+from benchmarks.report.results import RESULT_COLUMNS, WEIGHTS_COLUMN, describe_weights
 from datamodules.errors import UserError
 from datamodules.io import atomic_write
 
@@ -57,7 +57,7 @@ __all__ = ["NAN_RULE", "SUMMARY_COLUMNS", "per_image_table", "rank", "ranked_cel
 
 #: columns of ``leaderboard.csv``
 SUMMARY_COLUMNS = ["method", "dataset", "metric", "convention", "mean", "std", "n", "n_seeds", "n_images",
-                   "n_nan", "image_set", "constant_images", "higher_is_better", "unit"]
+                   "n_nan", "image_set", "constant_images", "higher_is_better", "unit", "weights"]
 DECIMALS = 3
 
 
@@ -78,11 +78,13 @@ def summarize(results: pd.DataFrame, facts: Facts, stats: pd.DataFrame | None = 
     results = results.assign(value=pd.to_numeric(results["value"], errors="coerce"))
     results = results.assign(value=results["value"].where(np.isfinite(results["value"])))
     constant = constant_counts(stats)
+    weights = _weights_per_group(results, group)
     rows = []
     for key, block in results.groupby(group, sort=False):
         cell = dict(zip(group, key))
         rows.append({**cell, **_cell_stats(block), "constant_images": constant.get((cell["method"], cell["dataset"]), 0),
-                     "higher_is_better": facts.higher_is_better(key[2], key[3]), "unit": facts.unit(key[2], key[3])})
+                     "higher_is_better": facts.higher_is_better(key[2], key[3]), "unit": facts.unit(key[2], key[3]),
+                     "weights": weights.get(key)})
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     datasets = list(dict.fromkeys(results["dataset"]))
     order = {name: i for i, name in enumerate(facts.method_order(summary["method"]))}
@@ -116,6 +118,13 @@ def _set_id(images) -> str:
     """A short id of a set of image ids (equal sets, equal ids): what the ranking compares."""
     text = "\n".join(sorted(map(str, images)))
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _weights_per_group(results: pd.DataFrame, group: list[str]) -> dict[tuple, str]:
+    """``{group key: describe_weights(its rows' weights)}``; empty for results without the ``weights`` column."""
+    if WEIGHTS_COLUMN not in results.columns:
+        return {}
+    return {key: describe_weights(frame[WEIGHTS_COLUMN]) for key, frame in results.groupby(group, sort=False)}
 
 
 def per_image_table(results: pd.DataFrame, dataset: str, facts: Facts, sort_by: str | None = None,
@@ -212,10 +221,46 @@ def _label(metric: str, convention: str, higher: bool | None, arrows: tuple[str,
     return f"{name} {arrows[2] if higher is None else arrows[0] if higher else arrows[1]}"
 
 
+def _weights_row(block: pd.DataFrame, methods: list[str]) -> list[str] | None:
+    """The weights origin of each method of a dataset block (``describe_weights``, short), or ``None`` when the
+    summary has none recorded (results written before the ``weights`` column)."""
+    if not _has_weights(block):
+        return None
+    texts = []
+    for method in methods:
+        rows = block[block["method"] == method]
+        if rows.empty:
+            texts.append("")
+            continue
+        labels = [p.strip() for v in rows["weights"] if isinstance(v, str) for p in v.split(" + ")]
+        texts.append(_shorten(" + ".join(dict.fromkeys(labels))) or "unknown")
+    return texts
+
+
+def _shorten(text: str) -> str:
+    """A weights description for a table cell: a checkpoint by its file name."""
+    parts = []
+    for part in text.split(" + "):
+        if part.startswith("checkpoint (") and part.endswith(")"):
+            part = f"checkpoint ({Path(part[len('checkpoint ('):-1]).name})"
+        parts.append(part)
+    return " + ".join(parts)
+
+
+_WEIGHTS_NOTE = (" The weights row says where each model came from: official (the authors' released weights, "
+                 "the artifact named), trained (in this run, under the profile and seed named), checkpoint "
+                 "(--ckpt METHOD=PATH; the full path in `leaderboard.csv`), none (a reference rule).")
+
+
+def _has_weights(summary: pd.DataFrame) -> bool:
+    return "weights" in summary.columns and bool(summary["weights"].map(lambda v: isinstance(v, str) and v != "").any())
+
+
 def _blocks(summary: pd.DataFrame, facts: Facts):
-    """Yield (dataset, methods, n_text, rows, flags) with rows = [(metric, convention, higher, cells)], a cell
+    """Yield (dataset, methods, n_text, rows, flags, weights) with rows = [(metric, convention, higher, cells)], a cell
     ``(mean, rank, n_images or None when the whole set, unranked: over another image set)`` or ``None``
-    (no value), and flags ``{method: (constant images, images x seeds)}``."""
+    (no value), flags ``{method: (constant images, images x seeds)}``,
+    and weights the weights origin per method (or ``None``)."""
     if "n_nan" not in summary.columns:  # a summary written before NaN images were counted
         summary = summary.assign(n_nan=0, constant_images=0)
     summary = summary.assign(_rank=rank(summary), _ok=ranked_cells(summary), _constant=_all_constant(summary))
@@ -241,7 +286,7 @@ def _blocks(summary: pd.DataFrame, facts: Facts):
         flags = {m: (int(first.at[m, "constant_images"]),
                      int((first.at[m, "n_images"] + first.at[m, "n_nan"]) * first.at[m, "n_seeds"]))
                  for m in methods if m in first.index and first.at[m, "constant_images"] > 0}
-        yield dataset, methods, n_text, rows, flags
+        yield dataset, methods, n_text, rows, flags, _weights_row(block, methods)
 
 
 def _block_notes(rows, flags: dict, dagger: str, warn: str) -> list[str]:
@@ -292,11 +337,13 @@ def to_markdown(summary: pd.DataFrame, facts: Facts, title: str = "Leaderboard")
              ("Mean over seeds of the per-seed mean over images" if several_seeds else "Mean over images")
              + " (std and n in `leaderboard.csv`). **Bold**: best; <u>underlined</u>: second best; "
              "↑ higher is better, ↓ lower is better (? no direction recorded: not ranked). "
-             "Every metric is computed from the 8-bit fused PNGs. " + NAN_RULE, ""]
-    for dataset, methods, n_text, rows, flags in _blocks(summary, facts):
+             "Every metric is computed from the 8-bit fused PNGs. " + NAN_RULE + _WEIGHTS_NOTE * _has_weights(summary), ""]
+    for dataset, methods, n_text, rows, flags, weights in _blocks(summary, facts):
         header = [f"{m} ⚠" if m in flags else m for m in methods]
         lines += [f"## {dataset} ({n_text})", "", "| Metric | " + " | ".join(header) + " |",
                   "|---|" + "---:|" * len(methods)]
+        if weights is not None:
+            lines.append("| weights | " + " | ".join(weights) + " |")
         for metric, convention, higher, cells in rows:
             texts = [_cell_text(c, "–", "†", lambda t: f"**{t}**", lambda t: f"<u>{t}</u>") for c in cells]
             lines.append(f"| {_label(metric, convention, higher, ('↑', '↓', '?'))} | " + " | ".join(texts) + " |")
@@ -328,9 +375,11 @@ def to_latex(summary: pd.DataFrame, facts: Facts, caption: str = "Quantitative r
              r"\begin{tabular}{l" + "r" * len(methods) + "}", r"\toprule",
              "Metric & " + " & ".join(_tex(m) for m in methods) + r" \\"]
     notes = []
-    for dataset, _, n_text, rows, flags in blocks:
+    for dataset, _, n_text, rows, flags, weights in blocks:
         lines += [r"\midrule", rf"\multicolumn{{{len(methods) + 1}}}{{l}}{{\textit{{{_tex(dataset)}}} ({_tex(n_text)})}} \\",
                   r"\midrule"]
+        if weights is not None:
+            lines.append("Weights & " + " & ".join(_tex(w) for w in weights) + r" \\")
         for metric, convention, higher, cells in rows:
             texts = [_cell_text(c, "--", r"$^\dagger$", lambda t: rf"\textbf{{{t}}}", lambda t: rf"\underline{{{t}}}")
                      for c in cells]

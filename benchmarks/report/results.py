@@ -7,12 +7,13 @@ A run dir (``ivif-bench run --out RUN``, also a study dir of ``ivif-bench repro`
     methods.json                        per method: class, reference rule or trained
     units/<method>/seed<k>/config.yaml  the resolved config of that training (trainable methods)
     units/<method>/seed<k>/training.json  how the model was obtained (trained / resumed / reused), times
-    units/<method>/seed<k>/<dataset>.done.json  done marker: pairs, metrics, checkpoint sha256, timings
+    units/<method>/seed<k>/<dataset>.done.json  done marker: pairs, metrics, checkpoint sha256, weights origin, timings
     checkpoints/<method>/seed<k>/{last,interrupted,final}.ckpt  (every N steps / on an exception / done)
     fused/<method>/<dataset>/<pair_id>.png          (one seed)
     fused/<method>/seed<k>/<dataset>/<pair_id>.png  (several seeds)
     results/<method>/seed<k>/<dataset>.csv  per-image rows of the unit
-    results.csv                         every done unit's rows: one per (method, seed, dataset, image, metric)
+    results.csv                         every done unit's rows: one per (method, seed, dataset, image, metric),
+                                        with the ``weights`` column: where the model's weights came from
     fused_stats.csv                     each fused image's 8-bit min / max / std, constant flag (report.degenerate)
     leaderboard.{csv,md,tex}, plots/*.{png,pdf}, wandb/
 
@@ -34,12 +35,16 @@ import pandas as pd
 from benchmarks.provenance import read_json
 from datamodules.errors import DataNotFoundError, UserError
 
-__all__ = ["KEY", "RESULT_COLUMNS", "RunLayout", "Unit", "read_results", "read_results_file"]
+__all__ = ["KEY", "RESULT_COLUMNS", "RunLayout", "Unit", "WEIGHTS_COLUMN", "describe_weights", "marker_weights",
+           "read_results", "read_results_file", "weights_label"]
 
 #: columns of every per-image results file (one row per method, seed, dataset, image, metric)
 RESULT_COLUMNS = ["method", "seed", "dataset", "image", "metric", "value", "convention"]
 #: what makes a row unique
 KEY = ["method", "seed", "dataset", "image", "metric", "convention"]
+#: the column of ``results.csv`` (after :data:`RESULT_COLUMNS`) saying where a row's model weights came from
+#: (:func:`weights_label`); results written before it have none
+WEIGHTS_COLUMN = "weights"
 
 
 @dataclass(frozen=True)
@@ -155,13 +160,79 @@ def read_results(run_dirs: str | os.PathLike | Iterable[str | os.PathLike]) -> p
 
 
 def read_results_file(path: str | os.PathLike) -> pd.DataFrame:
-    """One per-image results CSV, checked for the :data:`RESULT_COLUMNS`."""
+    """One per-image results CSV, checked for the :data:`RESULT_COLUMNS` (and :data:`WEIGHTS_COLUMN` kept if there)."""
     path = Path(path)
     try:
-        frame = pd.read_csv(path, dtype={"image": str, "method": str, "dataset": str, "metric": str, "convention": str})
+        frame = pd.read_csv(path, dtype={"image": str, "method": str, "dataset": str, "metric": str, "convention": str,
+                                         WEIGHTS_COLUMN: str}, keep_default_na=True)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise UserError(f"{path}: not a readable results CSV ({err})") from None
     missing = [c for c in RESULT_COLUMNS if c not in frame.columns]
     if missing:
         raise UserError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(RESULT_COLUMNS)}")
-    return frame[RESULT_COLUMNS]
+    return frame[RESULT_COLUMNS + ([WEIGHTS_COLUMN] if WEIGHTS_COLUMN in frame.columns else [])]
+
+
+# ------------------------------------------------------------------ where the weights came from
+def weights_label(record: dict[str, Any] | None) -> str:
+    """The ``weights`` value of a done marker's ``"weights"`` record (:mod:`benchmarks.run.weights`):
+
+    ``none`` (a reference rule), ``official:<artifact>`` (the authors' released weights),
+    ``trained:<profile>:seed<k>`` (trained in the run dir), ``checkpoint:<path>`` (``--ckpt METHOD=PATH``),
+    ``unknown`` (no record).
+    """
+    kind = (record or {}).get("kind")
+    if kind == "none":
+        return "none"
+    if kind == "official":
+        return f"official:{record['artifact']}"
+    if kind == "trained":
+        return f"trained:{record.get('profile') or '?'}:seed{record['seed']}"
+    if kind == "checkpoint":
+        return f"checkpoint:{record['checkpoint']}"
+    return "unknown"
+
+
+def marker_weights(marker: dict[str, Any], layout: RunLayout) -> str:
+    """The ``weights`` value of a done marker: its record, else (a marker written before records existed) what
+    its method facts and checkpoint say: a reference rule, this run dir's ``final.ckpt``, or a user checkpoint."""
+    if "weights" in marker:
+        return weights_label(marker["weights"])
+    if not (marker.get("method_facts") or {}).get("needs_training", True):
+        return "none"
+    checkpoint = marker.get("checkpoint")
+    if not checkpoint:
+        return "unknown"
+    if Path(checkpoint).resolve() == layout.final_checkpoint(marker["method"], int(marker["seed"])).resolve():
+        profile = read_json(layout.provenance).get("profile") if layout.provenance.is_file() else None
+        return f"trained:{profile or '?'}:seed{marker['seed']}"
+    return f"checkpoint:{checkpoint}"
+
+
+def describe_weights(labels: Iterable[str], short: bool = False) -> str:
+    """One text for the ``weights`` values of a leaderboard cell (a method on a test set, over its seeds).
+
+    ``official (didfuse_weights)``, ``trained (quick, seed 0)``, ``trained (quick, seeds 0-4)``,
+    ``checkpoint (/path/final.ckpt)`` (``short``: the file name only), ``none``; several kinds are
+    joined with ``" + "``; NaN / empty values read as ``unknown``.
+    """
+    trained: dict[str, list[int]] = {}
+    parts: list[str] = []
+    for label in dict.fromkeys("unknown" if not isinstance(v, str) or not v else v for v in labels):
+        kind, _, rest = label.partition(":")
+        if kind == "trained":
+            profile, _, seed = rest.rpartition(":")
+            trained.setdefault(profile, []).append(int(seed[4:]) if seed[4:].isdigit() else -1)
+        elif kind == "official":
+            parts.append(f"official ({rest})")
+        elif kind == "checkpoint":
+            parts.append(f"checkpoint ({Path(rest).name if short else rest})")
+        else:
+            parts.append(label)
+    for profile, seeds in trained.items():
+        seeds = sorted(set(seeds))
+        span = (f"seed {seeds[0]}" if len(seeds) == 1 else
+                f"seeds {seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else
+                f"{len(seeds)} seeds")
+        parts.insert(0, f"trained ({profile}, {span})")
+    return " + ".join(parts)

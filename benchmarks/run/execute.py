@@ -34,6 +34,7 @@ from benchmarks.run.interrupt import RunInterrupted, watch_interrupt
 from benchmarks.run.merge import merge_results, report_run
 from benchmarks.run.plan import MethodPlan, Plan, RunError
 from benchmarks.run.train import move_aside, rank_job, read_record, recover_checkpoints, train, train_only
+from benchmarks.run.weights import build_official, official_signature, weights_origin
 from datamodules.download import sha256_of
 from datamodules.io import atomic_write
 
@@ -148,8 +149,11 @@ def write_provenance(plan: Plan, started: str, status: str, clock: float | None 
 
 
 def _unit_signature(plan: Plan, unit: Unit, checkpoint_sha: str | None) -> dict[str, Any]:
-    return {"pair_ids": [p.pair_id for p in plan.pairs[unit.dataset]], "metrics": list(plan.metrics),
-            "convention": plan.options.convention, "checkpoint_sha256": checkpoint_sha}
+    signature = {"pair_ids": [p.pair_id for p in plan.pairs[unit.dataset]], "metrics": list(plan.metrics),
+                 "convention": plan.options.convention, "checkpoint_sha256": checkpoint_sha}
+    if plan.method(unit.method).official:  # released weights: the artifact and the hyper-parameters they run with
+        signature["weights"] = official_signature(plan, unit.method, unit.seed)
+    return signature
 
 
 def _pending(plan: Plan, units: list[Unit], checkpoint_sha: str | None) -> tuple[list[Unit], dict[Unit, str]]:
@@ -201,7 +205,8 @@ def run_method_seed(plan: Plan, method: MethodPlan, seed: int, tracker, reporter
     if tracker.enabled:
         run_id = run_id or tracker.new_id()
         write_json(wandb_file, {"id": run_id, "group": plan.name, "name": f"{method.name}-seed{seed}"})
-        wandb_run = tracker.start(f"{method.name}-seed{seed}", job_type="train" if method.trainable else "reference",
+        job_type = "train" if method.trainable else "pretrained" if method.official else "reference"
+        wandb_run = tracker.start(f"{method.name}-seed{seed}", job_type=job_type,
                                   run_id=run_id, tags=[method.name, plan.options.profile],
                                   config={"method": method.name, "seed": seed, "profile": plan.options.profile,
                                           "benchmark": plan.name, "metrics": plan.metrics,
@@ -238,6 +243,11 @@ def _obtain_model(plan: Plan, method: MethodPlan, seed: int, wandb_run, reporter
     from lightning_modules import get_method_class
 
     layout = plan.layout
+    if method.official:  # the authors' released weights (benchmarks.run.weights)
+        seed_everything(seed)
+        reporter.line(f"{method.name}/seed{seed}: released weights "
+                      f"({getattr(get_method_class(method.name), 'official_weights')})")
+        return build_official(method.name, plan.resolved_config(method.name, seed), plan.options.data_root), None
     if not method.trainable:
         seed_everything(seed)
         config = plan.resolved_config(method.name, seed)
@@ -299,6 +309,7 @@ def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint
         "metric_facts": [metric_facts_of(get_metric_info(name, plan.options.convention)) for name in plan.metrics],
         "method_facts": method_facts_of(get_method_class(unit.method)),
         "checkpoint": None if checkpoint is None else str(checkpoint),
+        "weights": weights_origin(plan, plan.method(unit.method), unit.seed, checkpoint),
         "fused_dir": str(fused_dir.relative_to(layout.root)),
         "results_file": str(results_file.relative_to(layout.root)),
         "pairs": [{"pair_id": p.pair_id, "ir_path": str(p.ir_path), "vis_path": str(p.vis_path),

@@ -101,12 +101,20 @@ class RunOptions:
 
 @dataclass
 class MethodPlan:
-    """A method of the plan: its profile config (unresolved), and a user checkpoint if given."""
+    """A method of the plan: its profile config (unresolved), and a user checkpoint if given.
+
+    Attributes:
+        trainable: its weights come from a Lightning checkpoint (trained in this run dir, or ``checkpoint``);
+            ``False`` for reference rules and methods on released weights.
+        official: it runs on its authors' released weights (:mod:`benchmarks.run.weights`); its config is
+            :func:`benchmarks.profiles.pretrained_config`.
+    """
 
     name: str
     trainable: bool
     config: dict[str, Any]
     checkpoint: Path | None = None
+    official: bool = False
 
 
 @dataclass
@@ -142,7 +150,9 @@ class Plan:
 
     def config_source(self, method: str) -> str:
         """Where ``method``'s config comes from, for messages: its YAML file, or "<method> (reference rule)"."""
-        return self.method(method).config.get("__file__") or f"{method} (reference rule, no config file)"
+        plan = self.method(method)
+        what = "released weights, the class's default hyper-parameters" if plan.official else "reference rule"
+        return plan.config.get("__file__") or f"{method} ({what}, no config file)"
 
     def resolved_config(self, method: str, seed: int) -> dict[str, Any]:
         """The config of ``method`` under ``seed`` with the run's overrides, as the config interpreter reads it
@@ -237,7 +247,7 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
     registered = list_methods()
     requested = [m.strip() for m in options.methods if m.strip()]
     explicit = requested != ["all"]
-    names = requested if explicit else registered
+    names = requested if explicit else _all_methods(registered, profile)
     unknown = [m for m in names if m not in registered]
     if unknown:
         raise RunError(f"unknown method(s) {', '.join(unknown)}; registered: {', '.join(registered)}")
@@ -253,6 +263,8 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
     for method in names:
         trainable = bool(getattr(get_method_class(method), "needs_training", True))
         checkpoint = options.checkpoints.get(method)
+        if trainable and _plan_untrained(methods, method, checkpoint, profile):
+            continue
         try:
             config = profiles.method_config(method, options.profile)
         except FileNotFoundError as err:
@@ -323,6 +335,7 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
     from benchmarks.run.training_data import check_skips, choose_training_data, data_line
 
     choose_training_data(plan, explicit)
+    _check_released_weights(plan, explicit)
     _check_training_configs(plan)
     plan.data_message = data_line(plan, message)
     if announce is not None:
@@ -435,3 +448,25 @@ def _check_training_configs(plan: Plan) -> None:
                     f"{plan.layout.checkpoint_dir(method.name, seed)} was trained with ({'; '.join(changes[:4])}); "
                     f"use another --out, or delete that folder to train again")
 
+
+# ------------------------------------------------------------------ how a method's model is obtained
+def _all_methods(registered: list[str], profile: profiles.Profile) -> list[str]:
+    """``--methods all``: every registered method, or under a released-weights profile (``pretrained``) those
+    whose class has released weights (a plugin's too); the reference rules are added by the caller."""
+    from benchmarks.run.weights import methods_with_released_weights
+
+    return methods_with_released_weights(registered) if profile.released_weights else registered
+
+
+def _plan_untrained(methods: list[MethodPlan], method: str, checkpoint: str | None, profile: profiles.Profile) -> bool:
+    """:func:`benchmarks.run.weights.plan_untrained`: a trainable method this run does not train."""
+    from benchmarks.run.weights import plan_untrained
+
+    return plan_untrained(methods, method, checkpoint, profile)
+
+
+def _check_released_weights(plan: Plan, explicit: bool) -> None:
+    """:func:`benchmarks.run.weights.check_released_weights`: load (and ``--download``) them before any work."""
+    from benchmarks.run.weights import check_released_weights
+
+    check_released_weights(plan, explicit)

@@ -55,7 +55,9 @@ def test_the_smoke_main_job_trains_every_method_on_the_embedded_sample(fresh_mac
     # the smoke configs' pair selections are kept where the sample holds them (the GANs: pairs 1-4)
     assert yaml.safe_load(layout.config_file("fusiongan", 0).read_text())["data"]["init_args"]["train_ids"] == \
         ["1", "2", "3", "4"]
-    assert "skip method ifcnn: pretrained only" in stdout  # no config: not counted as a skip
+    # pretrained only, its weights not downloaded: named with the command, not counted as a skip
+    assert "skip method ifcnn: released weights not available" in stdout
+    assert "ivif-bench data download ifcnn_weights" in stdout
 
 
 def test_the_full_test_sets_never_train_on_the_sample_and_a_skip_stops_the_run(data_root, tmp_path, capsys):

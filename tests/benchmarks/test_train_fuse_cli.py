@@ -85,7 +85,7 @@ def test_fuse_refuses_a_checkpoint_of_another_method(trained, tmp_path, data_roo
     (["--method", "nosuch", "--ckpt", "x.ckpt"], "unknown method 'nosuch'"),
     (["--method", "didfuse"], "needs --ckpt"),
     (["--method", "didfuse", "--ckpt", "missing.ckpt"], "missing.ckpt: no such checkpoint file"),
-    (["--method", "max", "--ckpt", "official"], "only available for didfuse"),
+    (["--method", "max", "--ckpt", "official"], "--ckpt official: method 'max' has no released weights"),
     (["--method", "max", "--fusion-strategy", "sum"], "no hyper-parameter fusion_strategy"),
 ])
 def test_fuse_user_errors_are_one_line(args, message, tmp_path, data_root, capsys):

@@ -51,7 +51,13 @@ def test_bad_arguments_are_one_line_errors(tmp_path, capsys):
 def test_list_names_every_dataset(capsys):
     assert cli(["data", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == ["tno", "flir", "nir", "flir_train", "roadscene", "roadscene_test",
-                                                     "vifb", "tang_tno", "tno_gan_train", "tno_gan_test", "sample_tno", "sample_flir",
-                                                     "sample_nir", "sample_flir_train"]
-    assert "jiayi-ma/RoadScene@3ef68c6" in lines[4] and "embedded" in lines[-1]
+    datasets, artifacts = lines[:14], lines[14:]
+    assert [line.split()[0] for line in datasets] == ["tno", "flir", "nir", "flir_train", "roadscene", "roadscene_test",
+                                                        "vifb", "tang_tno", "tno_gan_train", "tno_gan_test", "sample_tno", "sample_flir",
+                                                        "sample_nir", "sample_flir_train"]
+    assert "jiayi-ma/RoadScene@3ef68c6" in datasets[4] and "embedded" in datasets[-1]
+    # then the released weights and fused images (datamodules.weights)
+    assert [line.split()[:3] for line in artifacts] == [
+        ["didfuse_weights", "2", "files"], ["densefuse_weights", "2", "files"], ["ifcnn_weights", "3", "files"],
+        ["didfuse_released", "132", "files"], ["ifcnn_released", "70", "files"], ["tang_tno_ifcnn", "42", "files"]]
+    assert "uzeful/IFCNN@8fe59c2" in artifacts[2] and "weights, 1.0 MB" in artifacts[2]
