@@ -28,8 +28,8 @@ from benchmarks.plugins import loaded_plugins
 from benchmarks.provenance import collect, environment, now, read_json, seed_everything, write_json
 from benchmarks.report.console import Reporter
 from benchmarks.report.facts import method_facts_of, metric_facts_of
-from benchmarks.report.results import RESULT_COLUMNS, RunLayout, Unit
-from benchmarks.run.evaluate import evaluate_unit
+from benchmarks.report.results import OPTIONAL_COLUMNS, RESULT_COLUMNS, RunLayout, Unit
+from benchmarks.run.evaluate import colour_line, colour_record, evaluate_unit
 from benchmarks.run.merge import merge_results, report_run
 from benchmarks.run.plan import MethodPlan, Plan, RunError
 from benchmarks.run.train import rank_job, train, train_only
@@ -86,6 +86,9 @@ def run(plan: Plan, reporter: Reporter | None = None) -> pd.DataFrame | None:
         tracker = Tracker(layout.root, plan.name, options.wandb)
         for method, reason in plan.skipped:
             reporter.line(f"skip method {method}: {reason}")
+        colour = colour_line(plan.colour, plan.pairs, options.color)
+        if colour:
+            reporter.line(colour)
         write_provenance(plan, started, status="running")
         counts = {"done": 0, "skipped": 0}
         try:
@@ -140,13 +143,27 @@ def write_provenance(plan: Plan, started: str, status: str, clock: float | None 
         units=counts,
         history=history,
         plugins=[asdict(plugin) for plugin in loaded_plugins()],
+        color=_colour_provenance(plan),
     )
     write_json(layout.provenance, record)
 
 
+def _colour_provenance(plan: Plan) -> dict[str, Any]:
+    """``provenance.json``'s ``color``: the ``--color`` mode, the transform, the pairs fused in colour per test set."""
+    from datamodules.color import COLOR_FUSION, TRANSFORM
+
+    return {"mode": plan.options.color, "transform": TRANSFORM, "description": COLOR_FUSION,
+            "colour_pairs": dict(plan.colour)}
+
+
 def _unit_signature(plan: Plan, unit: Unit, checkpoint_sha: str | None) -> dict[str, Any]:
-    return {"pair_ids": [p.pair_id for p in plan.pairs[unit.dataset]], "metrics": list(plan.metrics),
-            "convention": plan.options.convention, "checkpoint_sha256": checkpoint_sha}
+    signature = {"pair_ids": [p.pair_id for p in plan.pairs[unit.dataset]], "metrics": list(plan.metrics),
+                 "convention": plan.options.convention, "checkpoint_sha256": checkpoint_sha}
+    if plan.colour.get(unit.dataset):  # colour fusion (a gray unit's signature is as before colour existed)
+        from datamodules.color import TRANSFORM
+
+        signature["color"] = TRANSFORM
+    return signature
 
 
 def _pending(plan: Plan, units: list[Unit], checkpoint_sha: str | None) -> tuple[list[Unit], dict[Unit, str]]:
@@ -274,13 +291,14 @@ def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint
     clock = time.perf_counter()
     rows = evaluate_unit(model, pairs, fused_dir, dataset=unit.dataset, metrics=plan.metrics,
                          convention=plan.options.convention, device=fusion_device(plan, unit.method, unit.seed),
-                         metric_device=plan.options.metric_device, progress=plan.options.progress)
+                         metric_device=plan.options.metric_device, progress=plan.options.progress,
+                         color=bool(plan.colour.get(unit.dataset)))
     test_s = time.perf_counter() - clock
     rows.insert(0, "method", unit.method)
     rows.insert(1, "seed", unit.seed)
     results_file = layout.results_file(unit)
     with atomic_write(results_file, "w", encoding="utf-8", newline="") as handle:
-        rows[RESULT_COLUMNS].to_csv(handle, index=False, float_format="%.17g")
+        rows[RESULT_COLUMNS + list(OPTIONAL_COLUMNS)].to_csv(handle, index=False, float_format="%.17g")
     means = rows.groupby("metric", sort=False)["value"].mean()
     tracker.log_means(wandb_run, unit.dataset, means.to_dict())
     tracker.log_images(wandb_run, unit.dataset, [(p.pair_id, fused_dir / f"{p.pair_id}.png") for p in pairs[:2]])
@@ -296,6 +314,8 @@ def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint
         "pairs": [{"pair_id": p.pair_id, "ir_path": str(p.ir_path), "vis_path": str(p.vis_path),
                    "resize_vis": bool(getattr(p, "resize_vis", False))} for p in pairs],
         "means": {k: float(v) for k, v in means.items()},
+        "color": colour_record(len(rows.attrs.get("clipped", {})), plan.metrics, plan.options.convention,
+                               rows.attrs.get("clipped", {})),
         "test_time_s": round(test_s, 3), "finished": now(),
         "environment": environment(),
     })

@@ -13,7 +13,7 @@ from benchmarks.provenance import read_json, write_json
 from benchmarks.report.console import Reporter, print_summary
 from benchmarks.report.facts import Facts, read_facts
 from benchmarks.report.leaderboard import write_leaderboard
-from benchmarks.report.results import KEY, RESULT_COLUMNS, RunLayout, read_results_file
+from benchmarks.report.results import KEY, OPTIONAL_COLUMNS, RESULT_COLUMNS, RunLayout, read_results_file
 from benchmarks.run.plan import Plan, RunError
 from datamodules.io import atomic_write
 
@@ -40,7 +40,7 @@ def merge_results(layout: RunLayout, datasets: Sequence[str] = ()) -> pd.DataFra
         path = layout.root / marker["results_file"]
         if path.is_file():
             frames.append(read_results_file(path))
-    results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RESULT_COLUMNS)
+    results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RESULT_COLUMNS + list(OPTIONAL_COLUMNS))
     duplicated = results.duplicated(KEY, keep=False)
     if duplicated.any():
         first = results[duplicated].iloc[0]

@@ -64,6 +64,8 @@ class RunOptions:
         seed_level_fused: fused images under ``fused/<method>/seed<k>/`` even with one
             seed (a study's shard may hold one seed of many).
         plugins: plugin modules to load first (``--plugin``; the installed entry points load anyway).
+        color: ``auto``: pairs whose visible image is colour are fused in colour (RGB PNGs,
+            :mod:`datamodules.color`); ``gray``: every pair fused gray, as the visible luminance.
     """
 
     out: Path | None = None
@@ -94,6 +96,7 @@ class RunOptions:
     reference_rules: bool = True
     seed_level_fused: bool = False
     plugins: Sequence[str] = ()
+    color: str = "auto"
 
 
 @dataclass
@@ -118,6 +121,7 @@ class Plan:
     data_message: str
     skipped: list[tuple[str, str]] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)  # dataset label -> registered name or folder
+    colour: dict[str, int] = field(default_factory=dict)  # dataset label -> pairs fused in colour (0: gray)
     _configs: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -301,6 +305,7 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
         pairs[label], sources[label] = (selected[:limit] if limit else selected), str(dataset)
 
     plan = Plan(options, RunLayout(options.out), methods, pairs, metric_names, message, skipped, sources)
+    plan.colour = _colour_plan(plan)
     for method in plan.methods:  # every config is interpreted (keys, types, classes) before anything else
         for seed in seeds:
             plan.resolved_config(method.name, seed)
@@ -325,6 +330,17 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
     plan.methods = kept
     _check_training_configs(plan)
     return plan
+
+
+def _colour_plan(plan: Plan) -> dict[str, int]:
+    """Per test set, how many of its pairs are fused in colour (``--color``; see :mod:`benchmarks.run.evaluate`)."""
+    from benchmarks.run.evaluate import COLOR_MODES, count_colour_pairs
+
+    if plan.options.color not in COLOR_MODES:
+        raise RunError(f"--color must be one of {', '.join(COLOR_MODES)}; got {plan.options.color!r}")
+    if plan.options.color == "gray":
+        return {name: 0 for name in plan.pairs}
+    return {name: count_colour_pairs(pairs, plan.sources[name]) for name, pairs in plan.pairs.items()}
 
 
 def _dataset_label(name: str) -> str:
