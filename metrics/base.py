@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, ClassVar
 
 import torch
 from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
+
+from .color import DEFAULT_RULE, apply_color_rule, conversion_notice
 
 __all__ = ["FusionMetric", "on_8bit_levels"]
 
@@ -27,17 +30,26 @@ class FusionMetric(Metric):
     """A no-reference fusion metric: one value per fused image, averaged by ``compute()``.
 
     Subclasses set ``functional`` (the functional twin, ``fn(fused, ir, vis, **options)
-    -> Tensor[N]``), ``higher_is_better`` and the value bounds; they never re-implement
-    the maths. Per-image values are a ``cat`` list state, so under DDP every process
-    ends with all values (``dist_reduce_fx="cat"``) and the mean is that of one pass.
+    -> Tensor[N]`` on gray images), ``higher_is_better`` and the value bounds; they never
+    re-implement the maths. Per-image values are a ``cat`` list state, so under DDP every
+    process ends with all values (``dist_reduce_fx="cat"``) and the mean is that of one pass.
+
+    Colour inputs follow the convention's colour rule (:mod:`metrics.color`):
+    :func:`metrics.get_metric` passes the registered rule; a class built directly uses
+    :data:`metrics.color.DEFAULT_RULE` (or its own ``color_rule``). Gray inputs reach
+    ``functional`` untouched. The first batch a rule converts to gray says so (a
+    ``UserWarning``, once per metric object).
 
     Args:
-        **kwargs: options forwarded to the functional (e.g. ``convention``), plus the
-            usual ``torchmetrics.Metric`` keyword arguments.
+        color_rule: the colour rule (a key of :data:`metrics.color.RULES`); ``None``: the class's.
+        convention, metric_name: names used in messages (set by :func:`metrics.get_metric`).
+        **kwargs: options forwarded to the functional, plus the usual ``torchmetrics.Metric``
+            keyword arguments.
 
     Inputs to ``update``:
-        fused, ir, vis: float tensors N x 1 x H x W in [0, 1], on the 8-bit grid (k / 255);
-        each is snapped to the levels first (:func:`on_8bit_levels`: float64 on CPU).
+        fused, ir, vis: float tensors N x C x H x W in [0, 1] on the 8-bit grid (k / 255), C = 1
+        (gray) or 3 (RGB) for each input independently; each is snapped to the levels first
+        (:func:`on_8bit_levels`: float64 on CPU).
 
     Example:
         >>> import torch
@@ -52,20 +64,33 @@ class FusionMetric(Metric):
     full_state_update: ClassVar[bool] = False
     is_differentiable: ClassVar[bool] = False
     higher_is_better: ClassVar[bool] = True
+    color_rule: str = DEFAULT_RULE  # the instance's rule (set from the registry by get_metric)
 
     _METRIC_KWARGS = ("compute_on_cpu", "dist_sync_on_step", "process_group", "dist_sync_fn",
                       "distributed_available_fn", "sync_on_compute", "compute_with_cache")
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, color_rule: str | None = None, convention: str = "default", metric_name: str | None = None,
+                 **kwargs: Any) -> None:
         metric_kwargs = {key: kwargs.pop(key) for key in list(kwargs) if key in self._METRIC_KWARGS}
         super().__init__(**metric_kwargs)
         self.options = kwargs
+        self.color_rule = color_rule or type(self).color_rule
+        self.convention = convention
+        self.metric_name = metric_name or type(self).__name__
+        self._noticed = False
         self.add_state("values", default=[], dist_reduce_fx="cat")
 
     def update(self, fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> None:
         """Add the values of a batch of N fused images."""
         fused, ir, vis = (on_8bit_levels(image) for image in (fused, ir, vis))
-        self.values.append(type(self).functional(fused, ir, vis, **self.options).detach().flatten())
+        if not self._noticed:
+            notice = conversion_notice(self.color_rule, self.convention, fused, ir, vis)
+            if notice is not None:
+                warnings.warn(notice, UserWarning, stacklevel=2)
+                self._noticed = True
+        values = apply_color_rule(type(self).functional, self.color_rule, fused, ir, vis, name=self.metric_name,
+                                  **self.options)
+        self.values.append(values.detach().flatten())
 
     def per_image(self) -> torch.Tensor:
         """All per-image values seen so far, in update order (after sync under DDP)."""

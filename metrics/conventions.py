@@ -30,7 +30,7 @@ from .registry import MetricInfo, get_metric_info, register_metric
 from .rmse import VifbRootMeanSquaredError
 
 __all__ = [
-    "CONVENTION_REFERENCES", "CddfuseAverageGradient", "CddfuseMutualInformation", "CddfusePSNR", "CddfuseSSIM",
+    "COLOR_RULES", "CONVENTION_REFERENCES", "VIFB_COLOR_RULES", "CddfuseAverageGradient", "CddfuseMutualInformation", "CddfusePSNR", "CddfuseSSIM",
     "CddfuseVIF", "TangCorrelation", "TangMSE", "TangMutualInformation", "TangPSNR", "VifbMutualInformation",
     "VifbPSNR", "VifbSSIM", "VifbSpatialFrequency",
 ]
@@ -135,19 +135,35 @@ class TangPSNR(_Variant):
 
 # --------------------------------------------------------------------------- the tables
 
+#: the colour rule (:data:`metrics.color.RULES`) of each convention; vifb's differs by metric (its .m files)
+COLOR_RULES = {"cddfuse": "opencv-gray", "tang": "matlab-rgb2gray"}
+VIFB_COLOR_RULES = {
+    "AG": "vifb-bands", "EI": "vifb-bands", "SF": "vifb-side-by-side",
+    "CE": "vifb-channels", "EN": "vifb-channels", "MI": "vifb-channels", "SSIM": "vifb-channels", "SD": "vifb-channels",
+    "PSNR": "vifb-channels-double", "RMSE": "vifb-channels-double", "Qabf": "vifb-channels-double",
+    "Qcb": "vifb-channels-strict", "Qcv": "vifb-channels-strict",
+}
+
+
+def _color_rule(name: str, convention: str) -> str:
+    return VIFB_COLOR_RULES[name] if convention == "vifb" else COLOR_RULES[convention]
+
+
 def _same(name: str, convention: str, note: str = "", default_name: str | None = None) -> MetricInfo:
     """The default metric ``default_name`` (or ``name``) registered unchanged under ``convention``."""
     info = get_metric_info(default_name or name)
     definition = f"as default ({default_name}): {info.definition}" if default_name else f"as default: {info.definition}"
     return replace(info, name=name, convention=convention, definition=definition + (f"; {note}" if note else ""),
-                   reference=f"{CONVENTION_REFERENCES[convention]}; {info.reference}")
+                   reference=f"{CONVENTION_REFERENCES[convention]}; {info.reference}",
+                   color_rule=_color_rule(name, convention))
 
 
 def _variant(name: str, convention: str, metric_class: type, higher_is_better: bool, unit: str,
              definition: str) -> MetricInfo:
     return MetricInfo(name=name, metric_class=metric_class, functional=metric_class.functional,
                       higher_is_better=higher_is_better, unit=unit, definition=definition,
-                      reference=CONVENTION_REFERENCES[convention], convention=convention)
+                      reference=CONVENTION_REFERENCES[convention], convention=convention,
+                      color_rule=_color_rule(name, convention))
 
 
 def _vifb() -> list[MetricInfo]:
@@ -164,8 +180,10 @@ def _vifb() -> list[MetricInfo]:
         _variant("PSNR", c, VifbPSNR, True, "dB", "20 log10(255 / sqrt(M)), M = VIFB's RMSE"),
         _same("Qabf", c, "VIFB scales the images by 255 twice, which only moves the g_S == g_F tie case "
                          "(< 1e-10 relative on TNO)"),
-        replace(get_metric_info("Qcb"), convention=c, reference=CONVENTION_REFERENCES[c]),
-        replace(get_metric_info("Qcv"), convention=c, reference=CONVENTION_REFERENCES[c]),
+        replace(get_metric_info("Qcb"), convention=c, reference=CONVENTION_REFERENCES[c],
+                color_rule=_color_rule("Qcb", c)),
+        replace(get_metric_info("Qcv"), convention=c, reference=CONVENTION_REFERENCES[c],
+                color_rule=_color_rule("Qcv", c)),
         _variant("RMSE", c, VifbRootMeanSquaredError, False, "gray levels / pixel (0-255 scale)",
                  "mean over VIS, IR of sqrt(sum((S - F)^2)) / (H W) (= RMSE / sqrt(H W))"),
         _variant("SF", c, VifbSpatialFrequency, True, "gray levels (0-255 scale)",

@@ -1,13 +1,18 @@
 """Evaluate fused images: a folder against a dataset's source pairs, or tensors in memory.
 
 Both return a long table, one row per (dataset, image, metric), with columns
-``dataset, image, metric, value, convention`` (``image`` is the pair id).
+``dataset, image, metric, value, convention, color_rule`` (``image`` is the pair id;
+``color_rule`` the colour rule applied to that image, :mod:`metrics.color`, or ``gray``
+where fused image and sources were all gray).
 
 Fused images are evaluated from their 8-bit values, as every reference does: a
-folder's files are read as 8-bit gray (:func:`datamodules.io.read_image`, RGB
-through PIL's "L" luma), and in-memory images should be quantised first
-(:func:`datamodules.io.quantize_8bit`). Images of different sizes are evaluated
-one at a time, so no padding ever enters a statistic.
+folder's files are read with their own channels, as MATLAB's ``imread``
+(:func:`datamodules.io.read_image` ``mode="native"``: a gray file H x W, a colour one
+H x W x 3), and each convention's colour rule decides what colour means (VIFB per
+channel, tang / cddfuse their codes' gray conversions, default the BT.601 Y); a rule
+that turns colour into gray says so once per call (a ``UserWarning``). In-memory images
+should be quantised first (:func:`datamodules.io.quantize_8bit`). Images of different
+sizes are evaluated one at a time, so no padding ever enters a statistic.
 
 Example:
     >>> import torch
@@ -16,7 +21,7 @@ Example:
     >>> f, a, b = (torch.rand(2, 1, 16, 16, generator=g) for _ in range(3))
     >>> table = evaluate_tensors(f, a, b, metrics="EN,SD", image_ids=["1", "2"], dataset="demo")
     >>> list(table.columns)
-    ['dataset', 'image', 'metric', 'value', 'convention']
+    ['dataset', 'image', 'metric', 'value', 'convention', 'color_rule']
     >>> len(table)
     4
 """
@@ -37,11 +42,12 @@ from PIL import Image, UnidentifiedImageError
 
 from datamodules.errors import DataNotFoundError, UnknownNameError, UserError
 
+from .color import applied_rule, apply_color_rule, conversion_notice
 from .registry import MetricInfo, get_metric_info, list_conventions, list_metrics
 
 __all__ = ["COLUMNS", "evaluate_folder", "evaluate_tensors", "match_fused_files", "mean_table"]
 
-COLUMNS = ["dataset", "image", "metric", "value", "convention"]
+COLUMNS = ["dataset", "image", "metric", "value", "convention", "color_rule"]
 _LIST_LIMIT = 8  # file names listed in an error message before "..."
 
 
@@ -224,7 +230,7 @@ def evaluate_folder(fused_dir: str | os.PathLike, dataset: str | os.PathLike,
         progress: show a progress bar (stderr).
 
     Returns:
-        DataFrame with columns ``dataset, image, metric, value, convention``, one row per
+        DataFrame with columns ``dataset, image, metric, value, convention, color_rule``, one row per
         (image, metric), images in pair-id order, metrics in the requested order.
     """
     from datamodules.datasets import dataset_ids, dataset_label, list_datasets, load_pairs, read_pair
@@ -242,43 +248,75 @@ def evaluate_folder(fused_dir: str | os.PathLike, dataset: str | os.PathLike,
     _check_sizes(pairs, fused)
 
     label = dataset_label(dataset)
-    frames = []
+    frames, said = [], set()
     with _progress_bar(progress, len(pairs), f"evaluating {label}") as advance:
         for pair in pairs:
-            fused_u8 = read_image(fused[pair.pair_id], mode="gray")
-            ir_u8, vis_u8 = read_pair(pair)
-            if fused_u8.shape != ir_u8.shape:  # the header said otherwise (e.g. EXIF-rotated JPEG)
+            fused_u8 = read_image(fused[pair.pair_id], mode="native")
+            ir_u8, vis_u8 = _read_sources(pair, read_pair, read_image)
+            if fused_u8.shape[:2] != ir_u8.shape[:2]:  # the header said otherwise (e.g. EXIF-rotated JPEG)
                 raise UserError(f"{fused[pair.pair_id]} decodes to {fused_u8.shape[1]}x{fused_u8.shape[0]} but "
                                  f"{pair.ir_path} to {ir_u8.shape[1]}x{ir_u8.shape[0]} (W x H)")
             images = [_from_uint8(x, device) for x in (fused_u8, ir_u8, vis_u8)]
+            _say_conversions(infos, images, said)
             frames.append(_rows(*images, infos, [pair.pair_id], label))
             advance()
     return _concat(frames)
 
 
+def _read_sources(pair, read_pair, read_image) -> tuple[np.ndarray, np.ndarray]:
+    """A pair's IR and VIS as uint8 with their own channels (H x W or H x W x 3), one size.
+
+    A pair whose VIS is resized to the IR (``pair.resize_vis``) is read as gray by
+    :func:`datamodules.read_pair`, as the networks see it.
+    """
+    from datamodules.datasets import DatasetError
+
+    if pair.resize_vis:
+        return read_pair(pair)
+    ir, vis = read_image(pair.ir_path, mode="native"), read_image(pair.vis_path, mode="native")
+    if ir.shape[:2] != vis.shape[:2]:
+        raise DatasetError(f"{pair.ir_path} is {ir.shape[1]}x{ir.shape[0]} but {pair.vis_path} is "
+                           f"{vis.shape[1]}x{vis.shape[0]} (W x H): a pair must have one size")
+    return ir, vis
+
+
 # ---- tensors in memory --------------------------------------------------------------------------------
 
 def _from_uint8(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 H x W -> 1 x 1 x H x W in [0, 1]: float64 (exact 8-bit levels) on CPU, float32 elsewhere."""
+    """uint8 H x W (or H x W x 3) -> 1 x 1 (or 3) x H x W in [0, 1]: float64 (exact 8-bit levels) on CPU,
+    float32 elsewhere."""
     dtype = torch.float64 if device.type == "cpu" else torch.float32
-    return torch.from_numpy(image).to(device=device, dtype=dtype).div(255).view(1, 1, *image.shape)
+    tensor = torch.from_numpy(np.ascontiguousarray(image)).to(device=device, dtype=dtype).div(255)
+    return tensor.permute(2, 0, 1).unsqueeze(0) if tensor.ndim == 3 else tensor.view(1, 1, *image.shape)
+
+
+def _say_conversions(infos: list[MetricInfo], images: Sequence[torch.Tensor], said: set) -> None:
+    """Warn once per (convention, message) that a colour rule turns colour into gray."""
+    for info in infos:
+        notice = conversion_notice(info.color_rule, info.convention, *images)
+        if notice is not None and notice not in said:
+            said.add(notice)
+            warnings.warn(notice, UserWarning, stacklevel=3)
 
 
 def _as_list(images, name: str) -> list[torch.Tensor]:
-    """A batch N x 1 x H x W -> [batch]; a sequence of images (H x W, 1 x H x W or 1 x 1 x H x W) -> one each."""
+    """A batch N x C x H x W -> [batch]; a sequence of images (H x W, C x H x W or 1 x C x H x W, C in {1, 3})
+    -> one each."""
     if isinstance(images, torch.Tensor):
         if images.ndim != 4:
-            raise ValueError(f"{name} must be a batch N x 1 x H x W or a list of images, "
+            raise ValueError(f"{name} must be a batch N x C x H x W or a list of images, "
                              f"got shape {tuple(images.shape)}")
         return [images]
     out = []
     for i, image in enumerate(images):
         if not isinstance(image, torch.Tensor):
             raise ValueError(f"{name}[{i}] must be a torch.Tensor, got {type(image).__name__}")
-        if image.ndim not in (2, 3, 4) or image.numel() != image.shape[-2] * image.shape[-1]:
-            raise ValueError(f"{name}[{i}] must be one gray image H x W, 1 x H x W or 1 x 1 x H x W, "
+        channels = 1 if image.ndim == 2 else image.shape[-3]
+        if (image.ndim not in (2, 3, 4) or channels not in (1, 3)
+                or image.numel() != channels * image.shape[-2] * image.shape[-1]):
+            raise ValueError(f"{name}[{i}] must be one image H x W, C x H x W or 1 x C x H x W (C = 1 or 3), "
                              f"got shape {tuple(image.shape)}")
-        out.append(image.reshape(1, 1, *image.shape[-2:]))
+        out.append(image.reshape(1, channels, *image.shape[-2:]))
     return out
 
 
@@ -288,10 +326,11 @@ def evaluate_tensors(fused, ir, vis, *, metrics: str | Iterable[str] | None = "a
     """Evaluate in-memory fused images against their sources.
 
     Args:
-        fused, ir, vis: each a tensor N x 1 x H x W in [0, 1] (evaluated as one batch), or
-            a sequence of images 1 x 1 x H x W, 1 x H x W or H x W (each image on its own,
-            so sizes may differ). Quantise fused images to 8 bits first to match a
-            folder evaluation.
+        fused, ir, vis: each a tensor N x C x H x W in [0, 1], C = 1 or 3 (evaluated as one
+            batch), or a sequence of images 1 x C x H x W, C x H x W or H x W (each image on
+            its own, so sizes may differ). Colour follows each convention's colour rule
+            (:mod:`metrics.color`). Quantise fused images to 8 bits first to match a folder
+            evaluation.
         metrics: ``"all"``, ``"EN,MI"`` or a list of names.
         convention: the metric convention, or ``"all"`` (every convention).
         image_ids: one id per image (default ``"0"``, ``"1"``, ...).
@@ -299,7 +338,7 @@ def evaluate_tensors(fused, ir, vis, *, metrics: str | Iterable[str] | None = "a
         device: move the images there first (default: where they are).
 
     Returns:
-        DataFrame with columns ``dataset, image, metric, value, convention``.
+        DataFrame with columns ``dataset, image, metric, value, convention, color_rule``.
 
     Raises:
         ValueError: inputs that do not line up, or bad images (named by the metric checks).
@@ -315,10 +354,11 @@ def evaluate_tensors(fused, ir, vis, *, metrics: str | Iterable[str] | None = "a
     if len(ids) != total:
         raise ValueError(f"image_ids has {len(ids)} ids for {total} images")
     target = None if device is None else _device(device)
-    frames, start = [], 0
+    frames, start, said = [], 0, set()
     for f, a, b in zip(*chunks):
         if target is not None:
             f, a, b = f.to(target), a.to(target), b.to(target)
+        _say_conversions(infos, (f, a, b), said)
         frames.append(_rows(f, a, b, infos, ids[start:start + f.shape[0]], dataset))
         start += f.shape[0]
     return _concat(frames)
@@ -334,7 +374,8 @@ def _rows(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, infos: list[
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with torch.no_grad():
-                result = info.functional(fused, ir, vis, **info.options)
+                result = apply_color_rule(info.functional, info.color_rule, fused, ir, vis,
+                                          name=f"{info.name} ({info.convention})", **info.options)
         for warning in caught:
             warnings.warn(f"{dataset or 'images'} {', '.join(ids)}: {warning.message}", warning.category,
                           stacklevel=3)
@@ -346,6 +387,7 @@ def _rows(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, infos: list[
         "metric": [info.name for info in infos] * len(ids),
         "value": table.reshape(-1),
         "convention": [info.convention for info in infos] * len(ids),
+        "color_rule": [applied_rule(info.color_rule, fused, ir, vis) for info in infos] * len(ids),
     }, columns=COLUMNS)
 
 

@@ -17,6 +17,9 @@ from typing import Any, Callable, Iterable
 from torchmetrics import MetricCollection
 
 from datamodules.errors import UnknownNameError
+
+from .color import DEFAULT_RULE
+
 __all__ = ["MetricInfo", "convention_reference", "create_collection", "get_metric", "get_metric_info",
            "list_conventions", "list_metrics", "register_convention", "register_metric"]
 
@@ -35,6 +38,8 @@ class MetricInfo:
         reference: the paper / code it reproduces.
         convention: ``"default"`` or the evaluation code it reproduces.
         options: keyword options passed to the class and functional for this convention.
+        color_rule: what the convention does with colour inputs (a key of
+            :data:`metrics.color.RULES`; applied by :func:`metrics.color.apply_color_rule`).
     """
 
     name: str
@@ -46,6 +51,7 @@ class MetricInfo:
     reference: str
     convention: str = "default"
     options: dict[str, Any] = field(default_factory=dict)
+    color_rule: str = DEFAULT_RULE  # colour (issue 19): added by the `colour` helper
 
 
 _REGISTRY: dict[tuple[str, str], MetricInfo] = {}
@@ -118,7 +124,8 @@ def get_metric_info(name: str, convention: str = "default") -> MetricInfo:
 def get_metric(name: str, convention: str = "default", **kwargs: Any):
     """A fresh ``FusionMetric`` for ``name`` under ``convention``."""
     info = get_metric_info(name, convention)
-    return info.metric_class(**{**info.options, **kwargs})
+    colour = {"color_rule": info.color_rule, "convention": info.convention, "metric_name": info.name}  # issue 19
+    return info.metric_class(**{**colour, **info.options, **kwargs})
 
 
 def create_collection(names: Iterable[str] | str | None = None, convention: str = "default") -> MetricCollection:

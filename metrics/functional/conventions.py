@@ -334,6 +334,9 @@ def tang_psnr(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch
 def get_functional(name: str, convention: str = "default") -> Callable[..., torch.Tensor]:
     """The function ``fn(fused, ir, vis) -> Tensor[N]`` computing metric ``name`` under ``convention``.
 
+    Inputs N x C x H x W, C in {1, 3} each: colour follows the convention's colour rule
+    (:func:`metrics.color.apply_color_rule`; gray inputs reach the metric untouched).
+
     Raises ``KeyError`` listing the metrics of the convention when it lacks ``name``.
 
     Example:
@@ -344,5 +347,8 @@ def get_functional(name: str, convention: str = "default") -> Callable[..., torc
     """
     from ..registry import get_metric_info  # the registry is filled when :mod:`metrics` is imported
 
+    from ..color import apply_color_rule
+
     info = get_metric_info(name, convention)
-    return functools.partial(info.functional, **info.options) if info.options else info.functional
+    return functools.partial(apply_color_rule, info.functional, info.color_rule, name=f"{name} ({convention})",
+                             **info.options)
