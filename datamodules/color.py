@@ -77,6 +77,7 @@ __all__ = [
     "fuse_color",
     "is_color",
     "luminance",
+    "luminance_tensor",
     "merge_luminance",
     "rgb_to_ycbcr",
     "rgb_to_ycbcr_tensor",
@@ -102,9 +103,14 @@ def _round_div(numerator: Any, denominator: int) -> Any:
     return quotient + ((twice_rest > denominator) | ((twice_rest == denominator) & ((quotient & 1) == 1)))
 
 
+def _luma(r: Any, g: Any, b: Any) -> Any:
+    """int64 R, G, B -> int64 Y, PIL's "L" (as :func:`datamodules.io.gray_from_rgb`)."""
+    return (19595 * r + 38470 * g + 7471 * b + (1 << 15)) >> 16
+
+
 def _forward(r: Any, g: Any, b: Any) -> tuple[Any, Any, Any]:
     """int64 R, G, B (0..255) -> int64 Y, Cb, Cr (0..255): the module docstring's forward formulas."""
-    y = (19595 * r + 38470 * g + 7471 * b + (1 << 15)) >> 16
+    y = _luma(r, g, b)
     cb = (128 + _round_div(886 * b - 299 * r - 587 * g, 1772)).clip(0, 255)
     cr = (128 + _round_div(701 * r - 587 * g - 114 * b, 1402)).clip(0, 255)
     return y, cb, cr
@@ -225,6 +231,19 @@ def luminance(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return image
     return gray_from_rgb(image)
+
+
+def luminance_tensor(rgb: torch.Tensor) -> torch.Tensor:
+    """The Y of :func:`rgb_to_ycbcr_tensor` alone (PIL "L"), on ``rgb``'s device.
+
+    Shape:
+        - rgb: ``(..., 3, H, W)`` uint8.
+        - output: ``(..., 1, H, W)`` uint8.
+    """
+    import torch
+
+    _check_tensor(rgb, "luminance_tensor")
+    return _luma(*(c.to(torch.int64) for c in rgb.unbind(-3))).to(torch.uint8).unsqueeze(-3)
 
 
 def to_levels(image: torch.Tensor) -> torch.Tensor:

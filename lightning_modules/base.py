@@ -348,10 +348,13 @@ class FusionModule(L.LightningModule):
     def color_metric_inputs(self, color: ColorFusion, batch: dict[str, Any]) -> tuple[torch.Tensor, ...]:
         """What the metrics of a colour pair get: ``(fused, ir, vis)``.
 
-        The fused luminance ``color.y`` with the infrared and the visible Y (the gray
-        metrics on the luminance the method fused): N x 1 x H x W each, k / 255.
+        The colour fused image ``color.rgb`` (N x 3 x H x W), the infrared image the
+        method fused (N x 1) and the visible RGB (N x 3), all k / 255: what
+        ``ivif-bench evaluate`` reads from the written PNG and the source files, so each
+        metric applies its convention's colour rule (``MetricInfo.color_rule``) to the same
+        images.
         """
-        return color.y, batch["ir"], color.vis_y
+        return color.rgb, batch["ir"], batch["vis_rgb"]
 
     def on_test_epoch_end(self) -> None:
         """Per test set: every image's values (gathered from every process), the means logged, the states reset.

@@ -29,17 +29,11 @@ import torch
 
 from datamodules.io import save_png
 
-__all__ = ["COLOR_MODES", "GRAY_RULE", "LUMINANCE_RULE", "accelerator_of", "color_rules", "colour_line",
+__all__ = ["COLOR_MODES", "accelerator_of", "color_rules", "colour_line",
            "colour_record", "count_colour_pairs", "evaluate_unit", "fused_png_writer"]
 
 #: ``--color``: ``auto`` fuses colour pairs in colour, ``gray`` fuses every pair gray (the visible luminance)
 COLOR_MODES = ("auto", "gray")
-
-#: the ``color_rule`` of a row whose fused image and sources are all gray (no colour rule applied)
-GRAY_RULE = "gray"
-#: the ``color_rule`` of a colour pair's rows while the metrics take gray inputs: the fused Y, the IR, the visible Y
-LUMINANCE_RULE = "fused-y"
-
 
 def fused_png_writer(out_dir: Path):
     """A Lightning callback (built on first use: Lightning loads late) writing ``out_dir/<pair_id>.png`` (8-bit,
@@ -67,17 +61,21 @@ def count_colour_pairs(pairs: Sequence, source: str) -> int:
         return sum(is_color(read_image(p.vis_path, mode="native")) for p in pairs)
 
 
-def colour_line(colour: dict[str, int], pairs: dict[str, Sequence], mode: str) -> str | None:
-    """The one line of output saying which test sets are fused in colour, and how (``None``: all gray)."""
+def colour_line(colour: dict[str, int], pairs: dict[str, Sequence], mode: str, metrics: Sequence[str] = (),
+                convention: str = "default") -> str | None:
+    """The one line of output saying which test sets are fused in colour, how, and which colour rules the
+    metrics apply (``None``: every set is gray)."""
     from datamodules.color import COLOR_FUSION
 
     if mode == "gray":
-        return "colour: --color gray: every pair fused gray (the visible luminance, PIL 'L')"
+        return "colour: --color gray: every pair fused gray (the visible luminance, PIL 'L'), gray PNGs"
     sets = [f"{name} ({count} of {len(pairs[name])} pairs)" if count < len(pairs[name]) else name
             for name, count in colour.items() if count]
     if not sets:
         return None
-    return f"colour: {', '.join(sets)} fused in colour, RGB PNGs: {COLOR_FUSION}; --color gray to fuse gray"
+    rules = ", ".join(dict.fromkeys(color_rules(metrics, convention, True).values()))
+    return (f"colour: {', '.join(sets)} fused in colour, RGB PNGs: {COLOR_FUSION}; metrics under their colour "
+            f"rule ({convention}: {rules or '-'}); --color gray to fuse gray")
 
 
 def colour_record(colour_pairs: int, metrics: Sequence[str], convention: str, clipped: dict[str, float]) -> dict:
@@ -93,9 +91,12 @@ def colour_record(colour_pairs: int, metrics: Sequence[str], convention: str, cl
 
 
 def color_rules(metrics: Sequence[str], convention: str, colour: bool) -> dict[str, str]:
-    """The colour rule each metric applies to a pair: :data:`GRAY_RULE` for a gray pair; for a colour pair
-    :data:`LUMINANCE_RULE` (the metrics see the fused Y and the visible Y)."""
-    return {metric: LUMINANCE_RULE if colour else GRAY_RULE for metric in metrics}
+    """The colour rule each metric applies to a pair: ``gray`` (:data:`metrics.color.GRAY`) for a gray pair;
+    for a colour pair (RGB fused image, RGB visible image) the metric's own (``MetricInfo.color_rule``)."""
+    from metrics import get_metric_info
+    from metrics.color import GRAY
+
+    return {metric: get_metric_info(metric, convention).color_rule if colour else GRAY for metric in metrics}
 
 
 def accelerator_of(device: torch.device) -> tuple[str, object]:

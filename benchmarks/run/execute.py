@@ -86,7 +86,7 @@ def run(plan: Plan, reporter: Reporter | None = None) -> pd.DataFrame | None:
         tracker = Tracker(layout.root, plan.name, options.wandb)
         for method, reason in plan.skipped:
             reporter.line(f"skip method {method}: {reason}")
-        colour = colour_line(plan.colour, plan.pairs, options.color)
+        colour = colour_line(plan.colour, plan.pairs, options.color, plan.metrics, options.convention)
         if colour:
             reporter.line(colour)
         write_provenance(plan, started, status="running")

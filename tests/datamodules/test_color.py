@@ -15,6 +15,7 @@ from datamodules.color import (
     fuse_color,
     is_color,
     luminance,
+    luminance_tensor,
     merge_luminance,
     rgb_to_ycbcr,
     rgb_to_ycbcr_tensor,
@@ -55,6 +56,7 @@ def test_every_triple_numpy_torch_references_pillow_and_the_luminance():
         ycc = rgb_to_ycbcr(triples)
         assert np.array_equal(ycc, _float_forward(triples))
         assert torch.equal(rgb_to_ycbcr_tensor(chw), torch.from_numpy(ycc).permute(2, 0, 1))
+        assert torch.equal(luminance_tensor(chw)[0], torch.from_numpy(ycc[..., 0]))
         rgb, clipped = ycbcr_to_rgb(triples, return_clipped=True)
         exact = _float_inverse(triples)
         assert np.array_equal(rgb, np.clip(exact, 0, 255))
