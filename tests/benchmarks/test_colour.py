@@ -72,6 +72,8 @@ def test_run_writes_colour_pngs_whose_luminance_is_the_fused_y(colour_run, data_
     assert provenance["color"]["colour_pairs"] == {"vifb": 2, "sample_tno": 0}
     with Image.open(out / "fused" / "max" / "sample_tno" / "5.png") as png:
         assert png.mode == "L"
+    board = (out / "leaderboard.md").read_text()
+    assert "## vifb (2 images; colour fusion, colour rule pil-l)" in board and "## sample_tno (2 images)\n" in board
 
 
 def test_run_values_are_bitwise_evaluates_on_the_colour_pngs_with_the_rule_recorded(colour_run, data_root):
