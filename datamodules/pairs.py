@@ -49,9 +49,9 @@ def read_pair_color(pair: Pair) -> tuple[np.ndarray, np.ndarray, np.ndarray | No
 
     Each file is read with its own channels (``read_image(mode="native")``) and
     turned into the gray image a network takes by :func:`datamodules.color.luminance`:
-    a gray file as it is, an RGB file with equal channels as that channel, a
-    colour file as the Y of the project's one colour transform (Pillow's
-    "YCbCr", BT.601 full range). Where ``pair.resize_vis`` is set, VIS is
+    a gray file as it is, an RGB file as its PIL "L" luma (for equal channels,
+    that channel), which is the Y of the project's one colour transform
+    (BT.601 full range, :mod:`datamodules.color`). Where ``pair.resize_vis`` is set, VIS is
     resized to the IR size with PIL's bilinear filter (antialiased), after the
     gray conversion (no shipped dataset needs it).
 
@@ -84,8 +84,7 @@ def read_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
     """Decode a pair as the two uint8 H x W gray images a network fuses (see :func:`read_pair_color`).
 
     Gray files are returned as stored; a colour visible (or infrared) image
-    gives the Y of :mod:`datamodules.color` (Pillow's "YCbCr" Y, which differs
-    from PIL's "L" by one level at about half the colours).
+    gives its PIL "L" luma, the Y of :mod:`datamodules.color`.
 
     Raises:
         ImageReadError: a missing, corrupt or truncated file (named).

@@ -18,7 +18,8 @@ holds) and feed one ``MetricCollection`` per test set. ``ivif-bench run``
 evaluates through exactly this path (``Trainer.test``), so the metric code that
 syncs under DDP and runs on a GPU is the code the leaderboard comes from. A
 colour pair is fused the field's way by :meth:`FusionModule.fuse_color` (the
-method fuses the visible Y, :mod:`datamodules.color`).
+method fuses the visible Y, :mod:`datamodules.color`), and ``test_step`` does
+so for every batch that carries the visible RGB (``"vis_rgb"``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from datamodules.color import ColorFusion, fuse_color, merge_luminance
+from datamodules.color import ColorFusion, fuse_color, merge_luminance, to_levels
 from datamodules.io import quantize_8bit
 
 __all__ = ["MAX_UNTILED_PIXELS", "TILE_SIZE", "FusionModule", "ImageTooLargeError", "check_pair", "fuse_padded",
@@ -48,7 +49,7 @@ class ImageTooLargeError(ValueError):
     """An image too large to fuse whole that the method cannot fuse in tiles; the message says why and what to do."""
 
 
-def _gather_lists(items: list[str]) -> list[str]:
+def _gather_lists(items: list) -> list:
     """``items`` of every process, in rank order (this process's alone outside DDP)."""
     if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
         return list(items)
@@ -240,9 +241,9 @@ class FusionModule(L.LightningModule):
     def fuse_color(self, ir: torch.Tensor, vis_rgb: torch.Tensor) -> ColorFusion:
         """Fuse an infrared image with a colour visible image (SeAFusion / CDDFuse / DenseFuse Sec. IV-D).
 
-        Visible RGB -> YCbCr (Pillow's BT.601 full range), :meth:`fuse` of the
+        Visible RGB -> YCbCr (BT.601 full range, Y = PIL "L"), :meth:`fuse` of the
         infrared image with Y (:meth:`fuse_large`: tiled when large), the fused
-        Y (8-bit) put back with the visible Cb and Cr -> RGB
+        Y (8-bit) put back with the visible Cb and Cr -> RGB by the exact inverse
         (:func:`datamodules.color.fuse_color`).
 
         Args:
@@ -251,7 +252,7 @@ class FusionModule(L.LightningModule):
 
         Returns:
             :class:`datamodules.color.ColorFusion`: ``rgb`` N x 3 x H x W and the
-            fused ``y`` N x 1 x H x W (both float32, k / 255), ``vis_y`` fused.
+            fused ``y`` N x 1 x H x W (both float32, k / 255), ``vis_y`` fused, ``clipped``.
         """
         return fuse_color(self.fuse_large, ir, vis_rgb)
 
@@ -286,14 +287,22 @@ class FusionModule(L.LightningModule):
         self.test_collections = nn.ModuleList(
             [create_collection(self.test_metric_names, convention) for _ in self._test_names]).to(device)
         self._test_pair_ids: list[list[str]] = [[] for _ in self._test_names]
-        #: after ``Trainer.test``: ``{dataset: {"pair_ids": [...], "values": {metric: [float, ...]}}}``, per image
+        self._test_clipped: list[list[float | None]] = [[] for _ in self._test_names]
+        #: after ``Trainer.test``: ``{dataset: {"pair_ids": [...], "values": {metric: [float, ...]}, "clipped":
+        #: [share of the pixels whose RGB clipped, or None for a gray pair, ...]}}``, per image
         self.test_results: dict[str, dict[str, Any]] = {}
 
     def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         """Fuse a test batch, round it to 8 bits (what its PNG holds) and feed the test set's metric collection.
 
+        A batch carrying the visible RGB (``"vis_rgb"``, N x 3 x H x W; its ``"vis"`` is the
+        visible Y) is a colour pair: the method fuses ``"vis"``, the fused Y is put back with
+        the visible Cb and Cr (:func:`datamodules.color.merge_luminance`) and the metrics get
+        :meth:`color_metric_inputs`.
+
         Returns:
-            the fused batch, N x 1 x H x W on the 8-bit grid (k / 255), e.g. for a callback writing PNGs.
+            the fused batch on the 8-bit grid (k / 255), N x 1 x H x W, or N x 3 x H x W (RGB) for a
+            colour pair: what a callback writing PNGs writes.
         """
         check_pair(batch["ir"], batch["vis"])
         pair_ids = [str(p) for p in batch.get("pair_id", [f"{batch_idx}.{i}" for i in range(len(batch["ir"]))])]
@@ -308,15 +317,44 @@ class FusionModule(L.LightningModule):
         if torch.isnan(fused).any():
             raise ValueError(f"{type(self).__name__}.fuse returned NaN for {where}")
         fused = quantize_8bit(fused)
+        inputs = (fused, batch["ir"], batch["vis"])
+        clipped: list[float | None] = [None] * len(pair_ids)
+        if batch.get("vis_rgb") is not None:  # a colour pair
+            color = self._merge_color(fused, batch, where)
+            clipped = color.clipped.flatten(1).to(torch.float64).mean(dim=1).tolist()
+            inputs = self.color_metric_inputs(color, batch)
+            fused = color.rgb
         collection = self.test_collections[dataloader_idx]
         device = next(iter(collection.values())).device
         with warnings.catch_warnings(record=True) as caught:  # a metric's warning (NaN, undefined) names the pairs
             warnings.simplefilter("always")
-            collection.update(*(x.to(device) for x in (fused, batch["ir"], batch["vis"])))
+            collection.update(*(x.to(device) for x in inputs))
         for warning in caught:
             warnings.warn(f"{where}: {warning.message}", warning.category, stacklevel=2)
         self._test_pair_ids[dataloader_idx].extend(pair_ids)
+        self._test_clipped[dataloader_idx].extend(clipped)
         return fused
+
+    # -------------------------------------------------------- colour pairs
+    @staticmethod
+    def _merge_color(fused: torch.Tensor, batch: dict[str, Any], where: str) -> ColorFusion:
+        """The colour fused image of a test batch: ``fused`` (8-bit Y) with the visible chroma."""
+        color = merge_luminance(fused, batch["vis_rgb"])
+        if not torch.equal(to_levels(color.vis_y), to_levels(batch["vis"].to(color.vis_y.device))):
+            raise ValueError(f"{where}: the batch's 'vis' is not the Y of its 'vis_rgb' "
+                             "(datamodules.color.luminance); the method must fuse the visible luminance")
+        return color
+
+    def color_metric_inputs(self, color: ColorFusion, batch: dict[str, Any]) -> tuple[torch.Tensor, ...]:
+        """What the metrics of a colour pair get: ``(fused, ir, vis)``.
+
+        The colour fused image ``color.rgb`` (N x 3 x H x W), the infrared image the
+        method fused (N x 1) and the visible RGB (N x 3), all k / 255: what
+        ``ivif-bench evaluate`` reads from the written PNG and the source files, so each
+        metric applies its convention's colour rule (``MetricInfo.color_rule``) to the same
+        images.
+        """
+        return color.rgb, batch["ir"], batch["vis_rgb"]
 
     def on_test_epoch_end(self) -> None:
         """Per test set: every image's values (gathered from every process), the means logged, the states reset.
@@ -328,6 +366,7 @@ class FusionModule(L.LightningModule):
         for index, (name, collection) in enumerate(zip(self._test_names, self.test_collections)):
             name = name if name is not None else str(index)
             pair_ids = _gather_lists(self._test_pair_ids[index])
+            clipped = _gather_lists(self._test_clipped[index])
             values = {}
             for metric_name, metric in collection.items():
                 with metric.sync_context():
@@ -335,13 +374,15 @@ class FusionModule(L.LightningModule):
             keep = list({pair_id: position for position, pair_id in reversed(list(enumerate(pair_ids)))}.values())
             keep.sort()
             result = {"pair_ids": [pair_ids[i] for i in keep],
-                      "values": {metric: [column[i] for i in keep] for metric, column in values.items()}}
+                      "values": {metric: [column[i] for i in keep] for metric, column in values.items()},
+                      "clipped": [clipped[i] for i in keep]}  # colour pairs: share of pixels whose RGB clipped
             self.test_results[name] = result
             means = {metric: torch.tensor(column, dtype=torch.float64).mean() for metric, column in result["values"].items()}
             self.log_dict({f"test/{name}/{metric}": value.float() for metric, value in means.items()},
                           add_dataloader_idx=False, sync_dist=False, rank_zero_only=True)
             collection.reset()
             self._test_pair_ids[index] = []
+            self._test_clipped[index] = []
 
     # -------------------------------------------------------------- predict
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
@@ -357,5 +398,5 @@ class FusionModule(L.LightningModule):
         fused = self.fuse_large(batch["ir"], batch["vis"]).clamp(0, 1)
         out = {"fused": fused, "pair_id": batch.get("pair_id"), "dataset": batch.get("dataset")}
         if "vis_rgb" in batch:
-            out["fused_rgb"] = merge_luminance(fused, batch["vis_rgb"])
+            out["fused_rgb"] = merge_luminance(fused, batch["vis_rgb"]).rgb
         return out

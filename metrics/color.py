@@ -7,10 +7,11 @@ the gray maths. Each registered metric names its rule (``MetricInfo.color_rule``
 ==========================  ==========================================================================
 rule                        what happens to a colour (3-channel) input
 ==========================  ==========================================================================
-``ycbcr-y`` (default)       the luminance the networks fuse (:func:`datamodules.color.luminance`): BT.601
-                            Y as PIL's ``"YCbCr"`` mode (JPEG, full range); an image whose three channels
-                            are equal is gray and keeps its values (PIL's Y truncates and would move 22
-                            of the 256 gray levels down by one)
+``pil-l`` (default)         the luminance the networks fuse (:func:`datamodules.color.luminance`): PIL's
+                            ``"L"`` luma ``(19595 R + 38470 G + 7471 B + 2**15) >> 16``, the Y of the
+                            project's colour transform (BT.601 full range); on a colour fusion the
+                            runner wrote it is the fused Y wherever the RGB did not clip; an image
+                            whose three channels are equal gives that channel
 ``matlab-rgb2gray`` (tang)  MATLAB ``rgb2gray`` on uint8, rounded: what ``Evaluation_for_*.m`` do to
                             every 3-channel image before ``analysis_Reference.m``
 ``opencv-gray`` (cddfuse)   ``np.round(cv2.cvtColor(cv2.imread(p).astype('float32'), BGR2GRAY))``:
@@ -30,8 +31,8 @@ compute dtype (float64 on CPU): k / 255 for a rounded rule.
 Example:
     >>> import torch
     >>> rgb = torch.tensor([10.0, 200.0, 30.0]).div(255).view(1, 3, 1, 1)
-    >>> [round(to_gray(rgb, rule).item() * 255) for rule in ("ycbcr-y", "matlab-rgb2gray", "opencv-gray")]
-    [123, 124, 124]
+    >>> [round(to_gray(rgb, rule).item() * 255) for rule in ("pil-l", "matlab-rgb2gray", "opencv-gray")]
+    [124, 124, 124]
 """
 
 from __future__ import annotations
@@ -43,15 +44,15 @@ from typing import Callable
 import torch
 
 __all__ = ["DEFAULT_RULE", "GRAY", "RULES", "apply_color_rule", "applied_rule", "check_color_inputs",
-           "conversion_notice", "matlab_rgb2gray", "opencv_gray", "pil_ycbcr_y", "to_gray"]
+           "conversion_notice", "matlab_rgb2gray", "opencv_gray", "pil_l", "to_gray"]
 
-DEFAULT_RULE = "ycbcr-y"
+DEFAULT_RULE = "pil-l"
 GRAY = "gray"  #: what ``applied_rule`` says when every input was gray (no rule applied)
 
 #: rule -> what it does (one line each; docs/conventions.md has the colour section)
 RULES: dict[str, str] = {
-    "ycbcr-y": "colour inputs -> BT.601 Y as PIL's YCbCr (the luminance the networks fuse); "
-               "equal-channel images stay gray",
+    "pil-l": "colour inputs -> PIL 'L' luma, the Y of datamodules.color (BT.601 full range): the luminance "
+             "the networks fuse; equal-channel images give that channel",
     "matlab-rgb2gray": "colour inputs -> MATLAB rgb2gray (uint8, rounded), as Evaluation_for_*.m do",
     "opencv-gray": "colour inputs -> np.round(cv2.cvtColor(float32 BGR, BGR2GRAY)), as CDDFuse's image_read_cv2",
     "vifb-channels": "VIFB: colour fused -> per channel (VIS k, IR k or gray IR), mean; gray fused -> "
@@ -63,7 +64,7 @@ RULES: dict[str, str] = {
     "vifb-bands": "VIFB: only the fused image enters; colour -> per channel, mean",
     "vifb-side-by-side": "VIFB: colour fused -> its channels side by side, one H x 3W image",
 }
-_TO_GRAY = ("ycbcr-y", "matlab-rgb2gray", "opencv-gray")
+_TO_GRAY = ("pil-l", "matlab-rgb2gray", "opencv-gray")
 _VIFB_PER_CHANNEL = ("vifb-channels", "vifb-channels-double", "vifb-channels-strict")
 
 #: MATLAB rgb2gray's weights: the first row of inv([1 0.956 0.621; 1 -0.272 -0.647; 1 -1.106 1.703]) (YIQ)
@@ -86,19 +87,19 @@ def _from_levels(levels: torch.Tensor) -> torch.Tensor:
     return levels.to(_compute_dtype(levels.device)) / 255.0
 
 
-def pil_ycbcr_y(rgb: torch.Tensor) -> torch.Tensor:
-    """Y of PIL's ``convert("YCbCr")``: ``(T_R[r] + T_G[g] + T_B[b]) >> 6``, T_c[i] = round(64 c i).
+def pil_l(rgb: torch.Tensor) -> torch.Tensor:
+    """PIL's ``convert("L")``: ``(19595 R + 38470 G + 7471 B + 2**15) >> 16``, 0.299 R + 0.587 G + 0.114 B rounded.
 
-    The project's one colour transform (:func:`datamodules.color.rgb_to_ycbcr_tensor`,
-    equal to PIL on all 2^24 colours). The sum is truncated, not rounded, so Y differs from
-    PIL's "L" luma by one level at about half of all colours.
+    The Y of the project's one colour transform (:func:`datamodules.color.luminance_tensor`),
+    so the luminance the networks fuse; on a colour fusion written by the runner it is the
+    fused Y at every pixel whose RGB did not clip. Three equal channels give that channel.
 
     Shape:
         rgb: N x 3 x H x W in [0, 1] (8-bit grid); returns N x 1 x H x W.
     """
-    from datamodules.color import rgb_to_ycbcr_tensor  # numpy + torch only; imported when colour is met
+    from datamodules.color import luminance_tensor  # numpy + torch only; imported when colour is met
 
-    return _from_levels(rgb_to_ycbcr_tensor(_levels(rgb).to(torch.uint8))[:, :1])
+    return _from_levels(luminance_tensor(_levels(rgb).to(torch.uint8)))
 
 
 def matlab_rgb2gray(rgb: torch.Tensor, integer: bool = True) -> torch.Tensor:
@@ -150,13 +151,8 @@ def opencv_gray(rgb: torch.Tensor) -> torch.Tensor:
     return _from_levels(torch.round(_fma32(r, 0.299, inner)))
 
 
-def _equal_channels(rgb: torch.Tensor) -> torch.Tensor:
-    """Per image: True where the three channels are equal everywhere (N booleans)."""
-    return ((rgb[:, 0] == rgb[:, 1]) & (rgb[:, 1] == rgb[:, 2])).flatten(1).all(dim=1)
-
-
 def to_gray(image: torch.Tensor, rule: str) -> torch.Tensor:
-    """One image batch to gray by a conversion rule (``ycbcr-y``, ``matlab-rgb2gray``, ``opencv-gray``).
+    """One image batch to gray by a conversion rule (``pil-l``, ``matlab-rgb2gray``, ``opencv-gray``).
 
     A gray input (C = 1) is returned unchanged.
 
@@ -165,12 +161,8 @@ def to_gray(image: torch.Tensor, rule: str) -> torch.Tensor:
     """
     if image.shape[1] == 1:
         return image
-    if rule == "ycbcr-y":
-        y = pil_ycbcr_y(image)
-        same = _equal_channels(image)
-        if same.any():  # a gray image stored as RGB stays gray: its own levels
-            y = torch.where(same.view(-1, 1, 1, 1), _from_levels(_levels(image[:, :1])), y)
-        return y
+    if rule == "pil-l":
+        return pil_l(image)  # three equal channels give that channel (the weights sum to 2**16)
     if rule == "matlab-rgb2gray":
         return matlab_rgb2gray(image)
     if rule == "opencv-gray":

@@ -9,7 +9,7 @@ Fused images are evaluated from their 8-bit values, as every reference does: a
 folder's files are read with their own channels, as MATLAB's ``imread``
 (:func:`datamodules.io.read_image` ``mode="native"``: a gray file H x W, a colour one
 H x W x 3), and each convention's colour rule decides what colour means (VIFB per
-channel, tang / cddfuse their codes' gray conversions, default the BT.601 Y); a rule
+channel, tang / cddfuse their codes' gray conversions, default PIL "L", the networks' Y); a rule
 that turns colour into gray says so once per call (a ``UserWarning``). In-memory images
 should be quantised first (:func:`datamodules.io.quantize_8bit`). Images of different
 sizes are evaluated one at a time, so no padding ever enters a statistic.

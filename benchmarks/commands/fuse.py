@@ -4,13 +4,20 @@
   ivif-bench fuse --method didfuse --ckpt official --dataset flir --out fused/ --data-root ../shared/data
   ivif-bench fuse --method average --dataset my_pairs/ --ids 1-4 --out fused/
 
-Writes OUT/<pair_id>.png for each pair (uint8 = rint(clamp(y, 0, 1) * 255)).
+Writes OUT/<pair_id>.png for each pair (uint8 = rint(clamp(y, 0, 1) * 255)) and
+OUT/provenance.json (the command, method, checkpoint, pairs, versions, colour).
+A pair whose visible image is colour (vifb, roadscene, a folder of colour
+images) is fused in colour: the method fuses the visible Y with the infrared
+image, the fused Y goes back with the visible Cb and Cr, and an RGB PNG is
+written (datamodules/color.py; its PIL "L" is the fused Y wherever the RGB did
+not clip); --color gray fuses every pair gray, as the visible luminance.
 --ckpt is a Lightning checkpoint of --method (one of another method is refused);
 `official` loads the authors' released weights (didfuse, densefuse, ifcnn: from
 the data root, else the user cache; fetch them once with `ivif-bench data download
 weights`), the default of a pretrained-only method (ifcnn); the reference rules
 (average, max) need none. --dataset is a registered name or a folder with
-ir/ + vis/ (or IR* / VIS* files). Images are read as gray and fused at full size.
+ir/ + vis/ (or IR* / VIS* files). Images are fused at full size (in tiles above
+1 Mpx, with the untiled result: FusionModule.fuse_large).
 """
 
 from __future__ import annotations
@@ -31,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", default=None, help="data root (default: $IVIF_BENCH_DATA, else the user cache dir)")
     parser.add_argument("--ids", default=None, help="only these pair ids, e.g. 1-8,12")
     parser.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, or auto")
+    parser.add_argument("--color", default="auto", choices=["auto", "gray"],
+                        help="auto: pairs whose visible image is colour are fused in colour (the method fuses the "
+                             "visible Y; RGB PNGs with the visible Cb, Cr); gray: every pair gray (default: auto)")
     parser.add_argument("--fusion-strategy", default=None,
                         help="override the checkpoint's fusion rule (didfuse: sum, average, l1_norm; "
                              "densefuse: addition, mean, l1_norm)")
@@ -132,11 +142,43 @@ def resolve_device(name: str):
     return device
 
 
-def main(args: argparse.Namespace) -> int:
+def fuse_pair(model, pair, device, color: str = "auto"):
+    """Fuse one pair as ``ivif-bench fuse`` does; returns ``(image to write, share of clipped pixels or None)``.
+
+    A colour visible image (with ``color="auto"``) is fused in colour
+    (:meth:`FusionModule.fuse_color`): 3 x H x W RGB on the 8-bit grid; otherwise the
+    gray fusion of the luminances, 1 x H x W. Large images are fused in tiles
+    (:meth:`FusionModule.fuse_large`, same result).
+    """
     import torch
 
-    from datamodules.datasets import load_pairs, read_pair
-    from datamodules.io import save_png, to_tensor
+    from datamodules.datasets import read_pair_color
+    from datamodules.io import to_tensor
+
+    ir, vis, vis_rgb = read_pair_color(pair)
+    ir = to_tensor(ir)[None].to(device)
+    with torch.no_grad():
+        if vis_rgb is not None and color == "auto":
+            vis_rgb = torch.from_numpy(vis_rgb.transpose(2, 0, 1).copy())[None].to(device)
+            fused = model.fuse_color(ir, vis_rgb)
+            return fused.rgb[0], float(fused.clipped.to(torch.float64).mean())
+        return model.fuse_large(ir, to_tensor(vis)[None].to(device))[0], None
+
+
+def _colour_provenance(mode: str, clipped: dict[str, float | None]) -> dict:
+    """The ``color`` record of ``OUT/provenance.json``: mode, transform, pairs fused in colour, clipped shares."""
+    from datamodules.color import COLOR_FUSION, TRANSFORM
+
+    colour = {pair_id: share for pair_id, share in clipped.items() if share is not None}
+    return {"mode": mode, "transform": TRANSFORM, "description": COLOR_FUSION, "colour_pairs": len(colour),
+            "clipped": colour}
+
+
+def main(args: argparse.Namespace) -> int:
+    from benchmarks.provenance import collect, write_json
+    from datamodules.color import COLOR_FUSION
+    from datamodules.datasets import load_pairs
+    from datamodules.io import save_png
 
     from benchmarks.outputs import check_output_dir
 
@@ -146,11 +188,17 @@ def main(args: argparse.Namespace) -> int:
     pairs = load_pairs(args.dataset, args.data_root, args.ids)
     model = load_method(args.method, args.ckpt, args.data_root, overrides).eval().to(device)
     start = time.perf_counter()
+    clipped: dict[str, float | None] = {}
     for pair in pairs:
-        ir, vis = (to_tensor(image)[None].to(device) for image in read_pair(pair))
-        with torch.no_grad():
-            fused = model.fuse(ir, vis)
+        fused, clipped[pair.pair_id] = fuse_pair(model, pair, device, args.color)
         save_png(args.out / f"{pair.pair_id}.png", fused)
     seconds = time.perf_counter() - start
+    colour = _colour_provenance(args.color, clipped)
+    write_json(args.out / "provenance.json", collect(
+        method=args.method, ckpt=args.ckpt, dataset=str(args.dataset), data_root=args.data_root,
+        fusion_strategy=args.fusion_strategy, device=str(device), pairs=[p.pair_id for p in pairs], color=colour))
     print(f"fused {len(pairs)} pair{'s' if len(pairs) != 1 else ''} of {args.dataset} with {args.method} into {args.out} ({seconds:.1f} s)")
+    if colour["colour_pairs"]:
+        print(f"colour: {colour['colour_pairs']} of {len(pairs)} pairs fused in colour, RGB PNGs: {COLOR_FUSION}; "
+              "--color gray to fuse gray")
     return 0

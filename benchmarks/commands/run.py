@@ -63,6 +63,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="comma-separated metrics, or 'all' (default: the profile's: smoke and quick evaluate "
                            "DIDFuse Table 4's six, EN,MI,SD,SF,VIF,AG, to fit a CPU; paper evaluates all)")
     what.add_argument("--convention", default="default", help="metric convention (default: default)")
+    what.add_argument("--color", default="auto", choices=["auto", "gray"],
+                      help="auto: pairs whose visible image is colour (vifb, roadscene, a folder of colour images) are "
+                           "fused in colour: the method fuses the visible Y, the fused Y goes back with the visible "
+                           "Cb, Cr -> RGB PNG, and the metrics apply their convention's colour rule; gray: fuse every "
+                           "pair gray, as before (default: auto)")
     what.add_argument("--ckpt", action="append", default=[], metavar="METHOD=PATH",
                       help="use this checkpoint for METHOD instead of training, or METHOD=official for the "
                            "authors' released weights (didfuse, densefuse, ifcnn) (repeatable)")
@@ -168,7 +173,7 @@ def options_from(args: argparse.Namespace):
         devices=args.devices, strategy=args.strategy, num_nodes=args.num_nodes, max_steps=args.max_steps,
         checkpoint_every=args.checkpoint_every, metric_device=args.metric_device, plots=not args.no_plots,
         qualitative=parse_pairs(args.pairs), download=args.download, progress=not args.no_progress,
-        plugins=args.plugin, allow_skip=args.allow_skip)
+        plugins=args.plugin, allow_skip=args.allow_skip, color=args.color)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -7,6 +7,9 @@ each metric's definition and unit. Directions, units and definitions come from
 the facts recorded with the results (:mod:`benchmarks.report.facts`): a metric
 without them is shown with "?" and never ranked. Reference rules come first.
 
+A test set fused in colour says so in its heading (``vifb (21 images; colour fusion,
+colour rule pil-l)``) and ``leaderboard.csv`` has the ``color_rule`` of each row's images.
+
 Statistics: with one seed, ``mean`` and ``std`` (sample standard deviation,
 ddof 1) run over the images and ``n`` counts them; with several seeds, the
 mean over images is taken per seed first, then ``mean`` / ``std`` run over
@@ -85,7 +88,7 @@ def summarize(results: pd.DataFrame, facts: Facts, stats: pd.DataFrame | None = 
         rows.append({**cell, **_cell_stats(block), "constant_images": constant.get((cell["method"], cell["dataset"]), 0),
                      "higher_is_better": facts.higher_is_better(key[2], key[3]), "unit": facts.unit(key[2], key[3]),
                      "weights": weights.get(key)})
-    summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    summary = _with_color_rules(pd.DataFrame(rows, columns=SUMMARY_COLUMNS), results, group)
     datasets = list(dict.fromkeys(results["dataset"]))
     order = {name: i for i, name in enumerate(facts.method_order(summary["method"]))}
     metric_rank = {name: i for i, name in enumerate(facts.metric_order(summary["metric"]))}
@@ -216,6 +219,22 @@ def ranked_cells(summary: pd.DataFrame) -> pd.Series:
     return ok
 
 
+def _with_color_rules(summary: pd.DataFrame, results: pd.DataFrame, group: list[str]) -> pd.DataFrame:
+    """``summary`` with a ``color_rule`` column (the rules of its images, comma-joined) when ``results`` has one."""
+    if "color_rule" not in results.columns:
+        return summary
+    rules = results.groupby(group, sort=False)["color_rule"].agg(lambda r: ",".join(sorted(set(r.astype(str)))))
+    return summary.merge(rules.rename("color_rule").reset_index(), on=group, how="left")
+
+
+def _colour_note(block: pd.DataFrame) -> str:
+    """``"; colour fusion, colour rule pil-l"`` for a test set whose images were colour, else ``""``."""
+    if "color_rule" not in block.columns:
+        return ""
+    rules = sorted({r for text in block["color_rule"].dropna() for r in str(text).split(",")} - {"gray"})
+    return f"; colour fusion, colour rule {', '.join(rules)}" if rules else ""
+
+
 def _label(metric: str, convention: str, higher: bool | None, arrows: tuple[str, str, str]) -> str:
     name = metric if convention == "default" else f"{metric} ({convention})"
     return f"{name} {arrows[2] if higher is None else arrows[0] if higher else arrows[1]}"
@@ -269,6 +288,7 @@ def _blocks(summary: pd.DataFrame, facts: Facts):
         total = int((block["n_images"] + block["n_nan"]).max())
         seeds = sorted(set(block["n_seeds"].astype(int)))
         n_text = f"{total} images" + (f", {'/'.join(map(str, seeds))} seeds" if seeds != [1] else "")
+        n_text += _colour_note(block)
         rows = []
         for (metric, convention), metric_block in block.groupby(["metric", "convention"], sort=False):
             by_method = metric_block.set_index("method")

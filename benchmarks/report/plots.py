@@ -6,7 +6,8 @@
   as box plots with the individual images overlaid as a strip;
 * :func:`plot_qualitative`: chosen pairs as rows, IR, VIS and each method's
   fusion as columns, one zoom box per image with its enlargement inset in a
-  corner (the layout of Figure 4 of the DIDFuse paper).
+  corner (the layout of Figure 4 of the DIDFuse paper); a test set fused in
+  colour shows its colour fused images and the colour visible source.
 
 :func:`plot_run` makes all three from a run dir (``ivif-bench plot RUN``).
 Figures are built with ``matplotlib.figure.Figure`` (no pyplot state), so
@@ -186,8 +187,9 @@ class QualitativeRow:
 
     Attributes:
         dataset, pair_id: what the row shows.
-        ir, vis: source images, uint8 H x W.
-        fused: ``{method: uint8 H x W}`` in column order.
+        ir: the infrared source, uint8 H x W.
+        vis: the visible source, uint8 H x W, or H x W x 3 (RGB) for a pair fused in colour.
+        fused: ``{method: uint8 H x W or H x W x 3}`` in column order (a colour fusion is RGB).
         zoom: ``(top, left, height, width)`` in pixels; ``None`` picks :func:`auto_zoom_box`.
     """
 
@@ -257,7 +259,7 @@ def qualitative_figure(rows: Sequence[QualitativeRow], inset_corner: str = "auto
     figure = Figure(figsize=(1.9 * len(columns), 1.9 * sum(aspects) + 0.6), layout="constrained")
     axes = figure.subplots(len(rows), len(columns), squeeze=False, gridspec_kw={"height_ratios": aspects})
     for r, row in enumerate(rows):
-        top, left, height, width = row.zoom or auto_zoom_box(row.ir, row.vis)
+        top, left, height, width = row.zoom or auto_zoom_box(row.ir, _gray(row.vis))
         corner = _inset_corner((top, left, height, width), row.ir.shape) if inset_corner == "auto" else inset_corner
         x0 = 0.0 if corner.endswith("left") else 0.55
         y0 = 0.0 if corner.startswith("lower") else 0.55
@@ -274,12 +276,11 @@ def qualitative_figure(rows: Sequence[QualitativeRow], inset_corner: str = "auto
             if image is None:
                 ax.text(0.5, 0.5, "missing", ha="center", va="center", transform=ax.transAxes)
                 continue
-            ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            _show(ax, image)
             ax.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, edgecolor=ZOOM_COLOR,
                                    linewidth=1.2))
             inset = ax.inset_axes([x0, y0, 0.45, 0.45])
-            inset.imshow(image[top:top + height, left:left + width], cmap="gray", vmin=0, vmax=255,
-                         interpolation="nearest")
+            _show(inset, image[top:top + height, left:left + width])
             inset.set_xticks([])
             inset.set_yticks([])
             for spine in inset.spines.values():
@@ -287,6 +288,21 @@ def qualitative_figure(rows: Sequence[QualitativeRow], inset_corner: str = "auto
                 spine.set_linewidth(1.5)
     figure.suptitle("Qualitative comparison (orange box: the region enlarged in the corner inset)", fontsize=10)
     return figure
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    """A shown image as gray uint8 H x W (an RGB one as its PIL "L" luma), e.g. to choose the zoom box."""
+    from datamodules.color import luminance
+
+    return luminance(image)
+
+
+def _show(ax, image: np.ndarray) -> None:
+    """Draw a uint8 image at its own levels: H x W in gray, H x W x 3 as RGB."""
+    if image.ndim == 3:
+        ax.imshow(image, interpolation="nearest")
+    else:
+        ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
 
 
 def qualitative_rows(run_dir: str | os.PathLike, pairs: Mapping[str, Sequence[str]] | None,
@@ -301,7 +317,7 @@ def qualitative_rows(run_dir: str | os.PathLike, pairs: Mapping[str, Sequence[st
     Raises:
         ValueError: a dataset or pair the run has not evaluated (named).
     """
-    from datamodules.datasets import Pair, read_pair
+    from datamodules.datasets import Pair, read_pair_color
     from datamodules.io import read_image
 
     layout = RunLayout(run_dir)
@@ -324,15 +340,18 @@ def qualitative_rows(run_dir: str | os.PathLike, pairs: Mapping[str, Sequence[st
             source = next((p for m in chosen.values() for p in m["pairs"] if p["pair_id"] == str(pair_id)), None)
             if source is None:
                 raise UserError(f"{layout.root}: dataset {dataset!r} has no evaluated pair {pair_id!r}")
-            ir, vis = read_pair(Pair(str(pair_id), Path(source["ir_path"]), Path(source["vis_path"]), dataset,
-                                     resize_vis=bool(source.get("resize_vis", False))))
+            ir, vis, vis_rgb = read_pair_color(Pair(str(pair_id), Path(source["ir_path"]), Path(source["vis_path"]),
+                                                    dataset, resize_vis=bool(source.get("resize_vis", False))))
             fused = {}
             for method in methods:
                 marker = chosen.get(method)
                 path = layout.root / marker["fused_dir"] / f"{pair_id}.png" if marker else None
                 if path is not None and path.is_file():
-                    fused[method] = read_image(path, mode="gray_strict")
-            rows.append(QualitativeRow(dataset, str(pair_id), ir, vis, fused))
+                    # a unit fused in colour wrote RGB PNGs; a gray unit's must be gray
+                    colour = (marker.get("color") or {}).get("fusion") == "rgb"
+                    fused[method] = read_image(path, mode="native" if colour else "gray_strict")
+            shown_colour = vis_rgb is not None and any(image.ndim == 3 for image in fused.values())
+            rows.append(QualitativeRow(dataset, str(pair_id), ir, vis_rgb if shown_colour else vis, fused))
     return rows
 
 

@@ -35,11 +35,15 @@ import pandas as pd
 from benchmarks.provenance import read_json
 from datamodules.errors import DataNotFoundError, UserError
 
-__all__ = ["KEY", "RESULT_COLUMNS", "RunLayout", "Unit", "WEIGHTS_COLUMN", "describe_weights", "marker_weights",
-           "read_results", "read_results_file", "weights_label"]
+__all__ = ["KEY", "OPTIONAL_COLUMNS", "RESULT_COLUMNS", "RunLayout", "Unit", "WEIGHTS_COLUMN", "describe_weights",
+           "marker_weights", "read_results", "read_results_file", "weights_label"]
 
 #: columns of every per-image results file (one row per method, seed, dataset, image, metric)
 RESULT_COLUMNS = ["method", "seed", "dataset", "image", "metric", "value", "convention"]
+#: columns a results file holds after :data:`RESULT_COLUMNS`, each with the value a file written without it
+#: gets: ``color_rule``, the colour rule the row's metric applied (``gray``: every input gray; results
+#: written before colour fusion existed were all gray)
+OPTIONAL_COLUMNS = {"color_rule": "gray"}
 #: what makes a row unique
 KEY = ["method", "seed", "dataset", "image", "metric", "convention"]
 #: the column of ``results.csv`` (after :data:`RESULT_COLUMNS`) saying where a row's model weights came from
@@ -160,17 +164,22 @@ def read_results(run_dirs: str | os.PathLike | Iterable[str | os.PathLike]) -> p
 
 
 def read_results_file(path: str | os.PathLike) -> pd.DataFrame:
-    """One per-image results CSV, checked for the :data:`RESULT_COLUMNS` (and :data:`WEIGHTS_COLUMN` kept if there)."""
+    """One per-image results CSV, checked for the :data:`RESULT_COLUMNS` (plus :data:`OPTIONAL_COLUMNS`, filled
+    with their defaults where the file has none, and :data:`WEIGHTS_COLUMN` kept if there)."""
     path = Path(path)
     try:
         frame = pd.read_csv(path, dtype={"image": str, "method": str, "dataset": str, "metric": str, "convention": str,
-                                         WEIGHTS_COLUMN: str}, keep_default_na=True)
+                                         WEIGHTS_COLUMN: str, **{column: str for column in OPTIONAL_COLUMNS}},
+                            keep_default_na=True)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise UserError(f"{path}: not a readable results CSV ({err})") from None
     missing = [c for c in RESULT_COLUMNS if c not in frame.columns]
     if missing:
         raise UserError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(RESULT_COLUMNS)}")
-    return frame[RESULT_COLUMNS + ([WEIGHTS_COLUMN] if WEIGHTS_COLUMN in frame.columns else [])]
+    for column, default in OPTIONAL_COLUMNS.items():
+        if column not in frame.columns:
+            frame[column] = default
+    return frame[RESULT_COLUMNS + list(OPTIONAL_COLUMNS) + ([WEIGHTS_COLUMN] if WEIGHTS_COLUMN in frame.columns else [])]
 
 
 # ------------------------------------------------------------------ where the weights came from

@@ -14,6 +14,13 @@ image stays on it from ``fuse`` through the 8-bit rounding (float32) to the metr
 update; its one copy to the host is the PNG writer's. There the metrics compute in
 float32, within ``benchmarks/speed/gpu_check.py``'s documented tolerance of the CPU
 float64 values (``metric_device="cpu"``, the default: exact).
+
+Colour pairs (``color=True`` and a visible image in colour: VIFB, RoadScene, a
+folder of colour visible images) are fused in colour by ``test_step``: the
+method fuses the visible Y, the fused Y goes back with the visible Cb and Cr
+(:data:`datamodules.color.COLOR_FUSION`) and an RGB PNG is written; each row
+says which colour rule its metric applied (:func:`color_rules`), and the share
+of each image's pixels whose RGB clipped comes back in ``rows.attrs["clipped"]``.
 """
 
 from __future__ import annotations
@@ -29,20 +36,74 @@ import torch
 
 from datamodules.io import save_png
 
-__all__ = ["accelerator_of", "evaluate_unit", "full_float32", "fused_png_writer", "metric_device_of",
-           "metric_dtype_of"]
+__all__ = ["COLOR_MODES", "accelerator_of", "color_rules", "colour_line", "colour_record", "count_colour_pairs",
+           "evaluate_unit", "full_float32", "fused_png_writer", "metric_device_of", "metric_dtype_of"]
 
+#: ``--color``: ``auto`` fuses colour pairs in colour, ``gray`` fuses every pair gray (the visible luminance)
+COLOR_MODES = ("auto", "gray")
 
 def fused_png_writer(out_dir: Path):
-    """A Lightning callback (built on first use: Lightning loads late) writing ``out_dir/<pair_id>.png`` (8-bit, atomically) for every fused test image."""
+    """A Lightning callback (built on first use: Lightning loads late) writing ``out_dir/<pair_id>.png`` (8-bit,
+    atomically) for every fused test image: gray (1 x H x W) or, for a colour pair, RGB (3 x H x W)."""
     from lightning.pytorch.callbacks import Callback
 
     class _Writer(Callback):
         def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
             for index, pair_id in enumerate(batch["pair_id"]):
-                save_png(Path(out_dir) / f"{pair_id}.png", outputs[index, 0])
+                save_png(Path(out_dir) / f"{pair_id}.png", outputs[index])
 
     return _Writer()
+
+
+def count_colour_pairs(pairs: Sequence, source: str) -> int:
+    """How many of ``pairs`` have a colour visible image: all or none for a registered dataset (its
+    ``vis_color``), each visible file looked at (channels that differ) for a folder."""
+    from datamodules.color import is_color
+    from datamodules.datasets import get_dataset
+    from datamodules.io import read_image
+
+    try:
+        return len(pairs) if get_dataset(source).vis_color else 0
+    except KeyError:  # a folder of the user's
+        return sum(is_color(read_image(p.vis_path, mode="native")) for p in pairs)
+
+
+def colour_line(colour: dict[str, int], pairs: dict[str, Sequence], mode: str, metrics: Sequence[str] = (),
+                convention: str = "default") -> str | None:
+    """The one line of output saying which test sets are fused in colour, how, and which colour rules the
+    metrics apply (``None``: every set is gray)."""
+    from datamodules.color import COLOR_FUSION
+
+    if mode == "gray":
+        return "colour: --color gray: every pair fused gray (the visible luminance, PIL 'L'), gray PNGs"
+    sets = [f"{name} ({count} of {len(pairs[name])} pairs)" if count < len(pairs[name]) else name
+            for name, count in colour.items() if count]
+    if not sets:
+        return None
+    rules = ", ".join(dict.fromkeys(color_rules(metrics, convention, True).values()))
+    return (f"colour: {', '.join(sets)} fused in colour, RGB PNGs: {COLOR_FUSION}; metrics under their colour "
+            f"rule ({convention}: {rules or '-'}); --color gray to fuse gray")
+
+
+def colour_record(colour_pairs: int, metrics: Sequence[str], convention: str, clipped: dict[str, float]) -> dict:
+    """What a done marker records about colour: how the unit was fused, the transform, each metric's rule."""
+    from datamodules.color import COLOR_FUSION, TRANSFORM
+
+    if not colour_pairs:
+        return {"fusion": "gray", "color_rules": color_rules(metrics, convention, False)}
+    return {"fusion": "rgb", "colour_pairs": colour_pairs, "transform": TRANSFORM, "description": COLOR_FUSION,
+            "color_rules": color_rules(metrics, convention, True),
+            "clipped": {pair_id: share for pair_id, share in clipped.items()},
+            "clipped_mean": sum(clipped.values()) / len(clipped) if clipped else None}
+
+
+def color_rules(metrics: Sequence[str], convention: str, colour: bool) -> dict[str, str]:
+    """The colour rule each metric applies to a pair: ``gray`` (:data:`metrics.color.GRAY`) for a gray pair;
+    for a colour pair (RGB fused image, RGB visible image) the metric's own (``MetricInfo.color_rule``)."""
+    from metrics import get_metric_info
+    from metrics.color import GRAY
+
+    return {metric: get_metric_info(metric, convention).color_rule if colour else GRAY for metric in metrics}
 
 
 def accelerator_of(device: torch.device) -> tuple[str, object]:
@@ -112,7 +173,8 @@ def _quiet_trainer() -> Iterator[None]:
 
 
 def evaluate_unit(model, pairs: Sequence, out_dir: Path, *, dataset: str, metrics: Sequence[str], convention: str,
-              device: torch.device, metric_device: str | torch.device, progress: bool = False) -> pd.DataFrame:
+              device: torch.device, metric_device: str | torch.device, progress: bool = False,
+              color: bool = False) -> pd.DataFrame:
     """Fuse every pair to ``out_dir/<pair_id>.png`` and evaluate it with the metric classes, in one ``Trainer.test``.
 
     Args:
@@ -123,9 +185,12 @@ def evaluate_unit(model, pairs: Sequence, out_dir: Path, *, dataset: str, metric
         device: where the model fuses; ``metric_device`` where the metrics compute
             (``cpu``: float64, bitwise ``ivif-bench evaluate``; ``auto``: where the model
             fuses, float32 on a GPU; see :func:`metric_device_of`).
+        color: fuse the pairs whose visible image is colour in colour (RGB PNGs); ``False``: every pair
+            gray, as the visible luminance (``--color gray``).
 
     Returns:
-        Rows ``dataset, image, metric, value, convention``, image-major in ``pairs`` order.
+        Rows ``dataset, image, metric, value, convention, color_rule``, image-major in ``pairs`` order;
+        ``rows.attrs["clipped"]``: ``{pair_id: share of its pixels whose RGB clipped}`` of the colour pairs.
     """
     import lightning as L
     from lightning.pytorch.callbacks import RichProgressBar
@@ -133,7 +198,8 @@ def evaluate_unit(model, pairs: Sequence, out_dir: Path, *, dataset: str, metric
 
     from datamodules.datamodule import FusionDataset, decode_pairs
 
-    loader = DataLoader(FusionDataset(decode_pairs(pairs), mode="full"), batch_size=1, shuffle=False)
+    samples = decode_pairs(pairs, color=color)
+    loader = DataLoader(FusionDataset(samples, keys=("ir", "vis", "vis_rgb"), mode="full"), batch_size=1, shuffle=False)
     accelerator, devices = accelerator_of(device)
     callbacks = [fused_png_writer(out_dir)] + ([RichProgressBar()] if progress else [])
     model.configure_test(metrics, convention, metric_device_of(metric_device, device))
@@ -147,6 +213,11 @@ def evaluate_unit(model, pairs: Sequence, out_dir: Path, *, dataset: str, metric
     missing = [p.pair_id for p in pairs if p.pair_id not in position]
     if missing:
         raise RuntimeError(f"Trainer.test returned no values for pair(s) {', '.join(missing)} of {dataset!r}")
-    rows = [(dataset, p.pair_id, metric, result["values"][metric][position[p.pair_id]], convention)
-            for p in pairs for metric in metrics]
-    return pd.DataFrame(rows, columns=["dataset", "image", "metric", "value", "convention"])
+    colour = {s.pair_id: len(s.images) == 3 for s in samples}
+    rules = {flag: color_rules(metrics, convention, flag) for flag in (False, True)}
+    rows = [(dataset, p.pair_id, metric, result["values"][metric][position[p.pair_id]], convention,
+             rules[colour[p.pair_id]][metric]) for p in pairs for metric in metrics]
+    frame = pd.DataFrame(rows, columns=["dataset", "image", "metric", "value", "convention", "color_rule"])
+    clipped = result.get("clipped") or [None] * len(result["pair_ids"])
+    frame.attrs["clipped"] = {p.pair_id: clipped[position[p.pair_id]] for p in pairs if colour[p.pair_id]}
+    return frame

@@ -28,8 +28,8 @@ from benchmarks.plugins import loaded_plugins
 from benchmarks.provenance import collect, environment, now, read_json, seed_everything, write_json
 from benchmarks.report.console import Reporter
 from benchmarks.report.facts import method_facts_of, metric_facts_of
-from benchmarks.report.results import RESULT_COLUMNS, RunLayout, Unit
-from benchmarks.run.evaluate import evaluate_unit, metric_device_of, metric_dtype_of
+from benchmarks.report.results import OPTIONAL_COLUMNS, RESULT_COLUMNS, RunLayout, Unit
+from benchmarks.run.evaluate import colour_line, colour_record, evaluate_unit, metric_device_of, metric_dtype_of
 from benchmarks.run.interrupt import RunInterrupted, watch_interrupt
 from benchmarks.run.merge import merge_results, report_run
 from benchmarks.run.plan import MethodPlan, Plan, RunError
@@ -88,6 +88,9 @@ def run(plan: Plan, reporter: Reporter | None = None) -> pd.DataFrame | None:
         tracker = Tracker(layout.root, plan.name, options.wandb)
         for method, reason in plan.skipped:
             reporter.line(f"skip method {method}: {reason}")
+        colour = colour_line(plan.colour, plan.pairs, options.color, plan.metrics, options.convention)
+        if colour:
+            reporter.line(colour)
         write_provenance(plan, started, status="running")
         counts = {"done": 0, "skipped": 0}
         try:
@@ -144,8 +147,17 @@ def write_provenance(plan: Plan, started: str, status: str, clock: float | None 
         units=counts,
         history=history,
         plugins=[asdict(plugin) for plugin in loaded_plugins()],
+        color=_colour_provenance(plan),
     )
     write_json(layout.provenance, record)
+
+
+def _colour_provenance(plan: Plan) -> dict[str, Any]:
+    """``provenance.json``'s ``color``: the ``--color`` mode, the transform, the pairs fused in colour per test set."""
+    from datamodules.color import COLOR_FUSION, TRANSFORM
+
+    return {"mode": plan.options.color, "transform": TRANSFORM, "description": COLOR_FUSION,
+            "colour_pairs": dict(plan.colour)}
 
 
 def _unit_signature(plan: Plan, unit: Unit, checkpoint_sha: str | None) -> dict[str, Any]:
@@ -153,6 +165,10 @@ def _unit_signature(plan: Plan, unit: Unit, checkpoint_sha: str | None) -> dict[
                  "convention": plan.options.convention, "checkpoint_sha256": checkpoint_sha}
     if plan.method(unit.method).official:  # released weights: the artifact and the hyper-parameters they run with
         signature["weights"] = official_signature(plan, unit.method, unit.seed)
+    if plan.colour.get(unit.dataset):  # colour fusion (a gray unit's signature is as before colour existed)
+        from datamodules.color import TRANSFORM
+
+        signature["color"] = TRANSFORM
     return signature
 
 
@@ -291,13 +307,14 @@ def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint
     metric_device = metric_device_of(plan.options.metric_device, device)  # "auto": the fused images stay on `device`
     rows = evaluate_unit(model, pairs, fused_dir, dataset=unit.dataset, metrics=plan.metrics,
                          convention=plan.options.convention, device=device,
-                         metric_device=metric_device, progress=plan.options.progress)
+                         metric_device=metric_device, progress=plan.options.progress,
+                         color=bool(plan.colour.get(unit.dataset)))
     test_s = time.perf_counter() - clock
     rows.insert(0, "method", unit.method)
     rows.insert(1, "seed", unit.seed)
     results_file = layout.results_file(unit)
     with atomic_write(results_file, "w", encoding="utf-8", newline="") as handle:
-        rows[RESULT_COLUMNS].to_csv(handle, index=False, float_format="%.17g")
+        rows[RESULT_COLUMNS + list(OPTIONAL_COLUMNS)].to_csv(handle, index=False, float_format="%.17g")
     means = rows.groupby("metric", sort=False)["value"].mean()
     tracker.log_means(wandb_run, unit.dataset, means.to_dict())
     tracker.log_images(wandb_run, unit.dataset, [(p.pair_id, fused_dir / f"{p.pair_id}.png") for p in pairs[:2]])
@@ -317,6 +334,8 @@ def _run_unit(plan: Plan, unit: Unit, model, checkpoint: Path | None, checkpoint
         "means": {k: float(v) for k, v in means.items()},
         "fused_stats": fused_stats,
         "fusion_device": str(device), "metric_device": str(metric_device), "metric_dtype": metric_dtype_of(metric_device),
+        "color": colour_record(len(rows.attrs.get("clipped", {})), plan.metrics, plan.options.convention,
+                               rows.attrs.get("clipped", {})),
         "test_time_s": round(test_s, 3), "finished": now(),
         "environment": environment(),
     })

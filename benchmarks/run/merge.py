@@ -13,7 +13,8 @@ from benchmarks.provenance import read_json, write_json
 from benchmarks.report.console import Reporter, print_summary
 from benchmarks.report.facts import Facts, read_facts
 from benchmarks.report.leaderboard import write_leaderboard
-from benchmarks.report.results import KEY, RESULT_COLUMNS, WEIGHTS_COLUMN, RunLayout, marker_weights, read_results_file
+from benchmarks.report.results import (KEY, OPTIONAL_COLUMNS, RESULT_COLUMNS, WEIGHTS_COLUMN, RunLayout, marker_weights,
+                                       read_results_file)
 from benchmarks.run.plan import Plan, RunError
 from datamodules.io import atomic_write
 
@@ -43,7 +44,7 @@ def merge_results(layout: RunLayout, datasets: Sequence[str] = ()) -> pd.DataFra
             frame[WEIGHTS_COLUMN] = marker_weights(marker, layout)  # where this unit's model weights came from
             frames.append(frame)
     results = (pd.concat(frames, ignore_index=True) if frames
-               else pd.DataFrame(columns=RESULT_COLUMNS + [WEIGHTS_COLUMN]))
+               else pd.DataFrame(columns=RESULT_COLUMNS + list(OPTIONAL_COLUMNS) + [WEIGHTS_COLUMN]))
     duplicated = results.duplicated(KEY, keep=False)
     if duplicated.any():
         first = results[duplicated].iloc[0]

@@ -66,6 +66,8 @@ class RunOptions:
         plugins: plugin modules to load first (``--plugin``; the installed entry points load anyway).
         allow_skip: run the other methods when some requested ones cannot run (no config, no training
             data); otherwise :func:`plan_run` refuses (:mod:`benchmarks.run.training_data`).
+        color: ``auto``: pairs whose visible image is colour are fused in colour (RGB PNGs,
+            :mod:`datamodules.color`); ``gray``: every pair fused gray, as the visible luminance.
     """
 
     out: Path | None = None
@@ -97,6 +99,7 @@ class RunOptions:
     seed_level_fused: bool = False
     plugins: Sequence[str] = ()
     allow_skip: bool = False
+    color: str = "auto"
 
 
 @dataclass
@@ -131,6 +134,7 @@ class Plan:
     sources: dict[str, str] = field(default_factory=dict)  # dataset label -> registered name or folder
     # method -> the embedded training set it uses instead of its config's (benchmarks.run.training_data)
     training: dict[str, Any] = field(default_factory=dict)
+    colour: dict[str, int] = field(default_factory=dict)  # dataset label -> pairs fused in colour (0: gray)
     _configs: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -328,6 +332,7 @@ def plan_run(options: RunOptions, announce=None) -> Plan:
         pairs[label], sources[label] = (selected[:limit] if limit else selected), str(dataset)
 
     plan = Plan(options, RunLayout(options.out), methods, pairs, metric_names, message, skipped, sources)
+    plan.colour = _colour_plan(plan)
     for method in plan.methods:  # every config is interpreted (keys, types, classes) before anything else
         for seed in seeds:
             plan.resolved_config(method.name, seed)
@@ -355,6 +360,17 @@ def _check_numbers(options: RunOptions) -> None:
                           ("--num-nodes", options.num_nodes), ("--limit-pairs", options.limit_pairs)):
         if value is not None and int(value) < 1:
             raise RunError(f"{option} must be >= 1; got {value}")
+
+
+def _colour_plan(plan: Plan) -> dict[str, int]:
+    """Per test set, how many of its pairs are fused in colour (``--color``; see :mod:`benchmarks.run.evaluate`)."""
+    from benchmarks.run.evaluate import COLOR_MODES, count_colour_pairs
+
+    if plan.options.color not in COLOR_MODES:
+        raise RunError(f"--color must be one of {', '.join(COLOR_MODES)}; got {plan.options.color!r}")
+    if plan.options.color == "gray":
+        return {name: 0 for name in plan.pairs}
+    return {name: count_colour_pairs(pairs, plan.sources[name]) for name, pairs in plan.pairs.items()}
 
 
 def _dataset_label(name: str) -> str:

@@ -48,7 +48,7 @@ def test_train_then_fuse_writes_the_model_fusions(method, trained, tmp_path, dat
                  "--ids", ",".join(SMALL_TNO_IDS), "--out", str(out), "--data-root", str(data_root)])
     assert code == 0
     assert f"fused 1 pair of tno with {method}" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{k}.png" for k in SMALL_TNO_IDS)
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(f"{k}.png" for k in SMALL_TNO_IDS)
     model = get_method_class(method).load_from_checkpoint(checkpoint, map_location="cpu").eval()
     for k in SMALL_TNO_IDS:
         ir = to_tensor(read_image(data_root / TNO / f"IR{k}.bmp"))[None]

@@ -166,8 +166,8 @@ def test_color_test_sets_carry_the_visible_rgb_beside_its_y(data_root):
     pair = load_pairs("vifb", data_root, ids="fight")[0]
     rgb = torch.from_numpy(np.array(Image.open(pair.vis_path))).permute(2, 0, 1).float() / 255
     assert torch.equal(batch["vis_rgb"][0], rgb)
-    ycc = np.array(Image.open(pair.vis_path).convert("YCbCr"))[..., 0]
-    assert torch.equal(batch["vis"][0, 0], torch.from_numpy(ycc).float() / 255)  # the network's input is Y
+    luma = np.array(Image.open(pair.vis_path).convert("L"))
+    assert torch.equal(batch["vis"][0, 0], torch.from_numpy(luma).float() / 255)  # the network's input is Y = PIL "L"
     assert torch.equal(rgb_to_ycbcr_tensor(to_levels(batch["vis_rgb"]))[:, :1], to_levels(batch["vis"]))
     assert "vis_rgb" not in next(iter(tno))  # a gray set stays gray, batch for batch as before
     gray = FusionDataModule(train_dataset=None, test_datasets=["vifb"], test_ids="fight", data_root=str(data_root))

@@ -70,9 +70,14 @@ def colour_pair(data_root):
 
 
 @pytest.mark.parametrize("name", list_methods())
-def test_fuse_color_fuses_the_visible_y(name, colour_pair):
-    from datamodules.color import rgb_to_ycbcr_tensor, to_levels, ycbcr_to_rgb_tensor
+def test_fuse_color_fuses_the_visible_y_and_its_png_has_the_fused_luminance(name, colour_pair, tmp_path):
+    import numpy as np
+    from PIL import Image
 
+    from datamodules.color import rgb_to_ycbcr_tensor, to_levels, ycbcr_to_rgb_tensor
+    from datamodules.io import save_png
+
+    torch.manual_seed(0)
     model = create_method(name).eval()
     ir, vis_rgb = colour_pair
     ycbcr = rgb_to_ycbcr_tensor(to_levels(vis_rgb))
@@ -83,3 +88,9 @@ def test_fuse_color_fuses_the_visible_y(name, colour_pair):
     assert out.rgb.shape == (1, 3, *ODD) and torch.equal(out.y, to_levels(fused).float() / 255)
     assert torch.equal(out.rgb, ycbcr_to_rgb_tensor(torch.cat([to_levels(fused), ycbcr[:, 1:]], 1)).float() / 255)
     assert torch.equal(predicted["fused_rgb"], out.rgb) and torch.equal(predicted["fused"], fused.clamp(0, 1))
+    # the Done-when: an RGB PNG whose luminance (PIL "L") is the method's fused Y wherever the RGB did not clip
+    with Image.open(save_png(tmp_path / f"{name}.png", out.rgb)) as png:
+        assert png.mode == "RGB"
+        luma = np.asarray(png.convert("L"))
+    kept = ~out.clipped[0, 0].numpy()  # all 12,707 pixels, but 705 for untrained DenseFuse (fused Y = 0, black)
+    assert kept.sum() >= 700 and np.array_equal(luma[kept], to_levels(out.y)[0, 0].numpy()[kept])

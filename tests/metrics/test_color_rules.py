@@ -17,7 +17,7 @@ from PIL import Image
 
 from datamodules.io import read_image
 from metrics import get_metric, get_metric_info, list_metrics
-from metrics.color import (GRAY, RULES, apply_color_rule, matlab_rgb2gray, opencv_gray, pil_ycbcr_y, to_gray)
+from metrics.color import (GRAY, RULES, apply_color_rule, matlab_rgb2gray, opencv_gray, pil_l, to_gray)
 from metrics.evaluate import evaluate_folder, evaluate_tensors
 from metrics.functional.conventions import get_functional
 
@@ -41,13 +41,16 @@ def colours() -> np.ndarray:
     return np.concatenate([rng.integers(0, 256, (1024, 256, 3), dtype=np.uint8), np.stack([v, v, v], -1)[None]])
 
 
-def test_ycbcr_y_is_pils(colours):
-    pil = np.asarray(Image.fromarray(colours).convert("YCbCr"))[..., 0]
-    assert np.array_equal(_levels(pil_ycbcr_y(_t(colours)))[0, 0], pil)
-    assert (pil != np.asarray(Image.fromarray(colours).convert("L"))).mean() > 0.4  # not PIL's "L"
+def test_pil_l_is_pils_l_and_the_networks_y(colours):
+    from datamodules.color import rgb_to_ycbcr
+
+    pil = np.asarray(Image.fromarray(colours).convert("L"))
+    assert np.array_equal(_levels(pil_l(_t(colours)))[0, 0], pil)
+    assert np.array_equal(rgb_to_ycbcr(colours)[..., 0], pil)  # the Y the networks fuse
+    pil_ycbcr_y = np.asarray(Image.fromarray(colours).convert("YCbCr"))[..., 0]
+    assert (pil != pil_ycbcr_y).mean() > 0.4  # not Pillow's "YCbCr" Y, which floors
     grays = colours[-1:]
-    assert (pil[-1] != grays[0, :, 0]).sum() == 22  # PIL's Y moves 22 gray levels down by one
-    assert np.array_equal(_levels(to_gray(_t(grays), "ycbcr-y"))[0, 0], grays[..., 0])  # the rule keeps them
+    assert np.array_equal(_levels(to_gray(_t(grays), "pil-l"))[0, 0], grays[..., 0])  # grays keep their levels
 
 
 def test_matlab_rgb2gray_is_the_yiq_row_rounded(colours):
@@ -130,7 +133,7 @@ def test_vifb_gray_fused_with_colour_sources(walking):
 
 
 @pytest.mark.parametrize(("convention", "rule"), [("tang", matlab_rgb2gray), ("cddfuse", opencv_gray),
-                                                  ("default", lambda x: to_gray(x, "ycbcr-y"))])
+                                                  ("default", lambda x: to_gray(x, "pil-l"))])
 def test_gray_conventions_convert_every_colour_input(convention, rule, walking):
     f, a, b, _ = walking
     for name in ("MI", "SD", "Qabf"):
@@ -163,7 +166,7 @@ def test_metric_class_says_once_that_it_converts(walking):
 
 def test_every_rule_is_documented():
     used = {get_metric_info(n, c).color_rule for c in ("default", "vifb", "cddfuse", "tang") for n in list_metrics(c)}
-    assert used <= set(RULES) and {"ycbcr-y", "matlab-rgb2gray", "opencv-gray"} <= used
+    assert used <= set(RULES) and {"pil-l", "matlab-rgb2gray", "opencv-gray"} <= used
 
 
 def test_bad_colour_input_is_named(walking):
