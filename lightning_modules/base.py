@@ -24,6 +24,8 @@ so for every batch that carries the visible RGB (``"vis_rgb"``).
 
 from __future__ import annotations
 
+import contextlib
+
 import warnings
 from typing import Any, Callable, Sequence
 
@@ -147,6 +149,22 @@ def fuse_tiled(
             out[..., top:bottom, left:right] = piece[..., top - y0:bottom - y0, left - x0:right - x0]
     assert out is not None
     return out
+
+
+@contextlib.contextmanager
+def _one_cpu_thread(device: torch.device):
+    """Metric updates on a CPU run on one intra-op thread (restored after): torch splits a reduction
+    across threads, so its last bits would depend on the thread count; with one thread the runner's
+    values are ``ivif-bench evaluate``'s (:class:`metrics.engine.JobRunner`) bit for bit on any machine."""
+    if device.type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 class FusionModule(L.LightningModule):
@@ -326,8 +344,8 @@ class FusionModule(L.LightningModule):
             fused = color.rgb
         collection = self.test_collections[dataloader_idx]
         device = next(iter(collection.values())).device
-        with warnings.catch_warnings(record=True) as caught:  # a metric's warning (NaN, undefined) names the pairs
-            warnings.simplefilter("always")
+        with warnings.catch_warnings(record=True) as caught, _one_cpu_thread(device):
+            warnings.simplefilter("always")  # a metric's warning (NaN, undefined) names the pairs
             collection.update(*(x.to(device) for x in inputs))
         for warning in caught:
             warnings.warn(f"{where}: {warning.message}", warning.category, stacklevel=2)
