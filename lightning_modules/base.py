@@ -25,7 +25,6 @@ so for every batch that carries the visible RGB (``"vis_rgb"``).
 from __future__ import annotations
 
 import contextlib
-
 import warnings
 from typing import Any, Callable, Sequence
 
