@@ -229,7 +229,10 @@ def test_didfuse_smoke_train_resume_and_checkpoint_reuse(tmp_path, data_root, ca
     assert "user checkpoint (--ckpt)" in capsys.readouterr().out
     assert not (reuse / "checkpoints").exists()
     reused = pd.read_csv(reuse / "results.csv", dtype={"image": str})
-    pd.testing.assert_frame_equal(reused, results)
+    pd.testing.assert_frame_equal(reused.drop(columns="weights"), results.drop(columns="weights"))
+    weights = reused.groupby("method")["weights"].agg(set)  # the same values, each row says where its model came from
+    assert weights["didfuse"] == {f"checkpoint:{final}"} and set(results[results.method == "didfuse"].weights) == \
+        {"trained:smoke:seed0"} and weights["average"] == {"none"}
     other = tmp_path / "other"
     assert cli(run_args(other, "--ckpt", f"densefuse={final}", methods="densefuse", datasets="sample_tno")) == 2
     assert "belongs to method 'didfuse'" in capsys.readouterr().err
