@@ -201,4 +201,18 @@ def chen_blum(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch
     if undefined.any():
         warnings.warn(f"Qcb: a constant nonzero image cannot be min-max stretched (0 / 0) in "
                       f"{int(undefined.sum())} image(s): NaN", RuntimeWarning, stacklevel=2)
-    return torch.where(undefined, math.nan, values)
+    black = all_black(levels, n) & ~undefined
+    if black.any():
+        warnings.warn(f"Qcb: an all-black image has no local contrast (G_2 * I / G_4 * I = 0 / 0 at every pixel, "
+                      f"NaN in metricsQcb.m) in {int(black.sum())} image(s): NaN", RuntimeWarning, stacklevel=2)
+    return torch.where(undefined | black, math.nan, values)
+
+
+def all_black(levels: torch.Tensor, n: int) -> torch.Tensor:
+    """Which of N (IR, VIS, fused) triples, stacked as 3N images, hold an all-zero image (bool N).
+
+    ``normalize1`` leaves it zero, its contrast ``filter2(G1, 0) ./ filter2(G2, 0) - 1`` is NaN
+    everywhere, and so is the reference's Qcb (``Q1F`` is ``CfP ./ C1P`` = NaN): VIFB's value for an
+    all-black fused image, or all-black sources, is NaN.
+    """
+    return (levels.flatten(1) == 0).all(dim=1).view(3, n).any(dim=0)

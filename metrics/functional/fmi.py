@@ -42,6 +42,7 @@ from typing import NamedTuple
 
 import torch
 
+from ..degenerate import DegenerateInputWarning
 from . import _fmi_kernels
 from ._checks import check_inputs, compute_dtype
 
@@ -287,10 +288,14 @@ def feature_mutual_information(fused: torch.Tensor, ir: torch.Tensor, vis: torch
         raise ValueError(f"window_size must be a positive odd integer, got {window_size}")
     dtype = compute_dtype(fused.device)
     levels = [torch.round(t.to(dtype) * 255) for t in (ir, vis, fused)]
+    if min(fused.shape[-2:]) < window_size:  # before the features: 'wavelet' pads a 1 x 1 image to 62 x 62
+        warnings.warn(f"FMI: a {fused.shape[-2]} x {fused.shape[-1]} image is smaller than the {window_size} x "
+                      f"{window_size} window; returning NaN", DegenerateInputWarning, stacklevel=2)
+        return torch.full((fused.shape[0],), math.nan, dtype=dtype, device=fused.device)
     a, b, f = (_features(t, feature) for t in levels)
     if min(a.shape[-2:]) < window_size:
         warnings.warn(f"FMI: a {a.shape[-2]} x {a.shape[-1]} feature image is smaller than the {window_size} x "
-                      f"{window_size} window; returning NaN", stacklevel=2)
+                      f"{window_size} window; returning NaN", DegenerateInputWarning, stacklevel=2)
         return torch.full((fused.shape[0],), math.nan, dtype=dtype, device=fused.device)
     return fmi_map(a, b, f, window_size=window_size, chunk_size=chunk_size).flatten(1).mean(dim=1)
 
