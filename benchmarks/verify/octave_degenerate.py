@@ -66,6 +66,9 @@ def run_ours(cases: dict) -> dict:
     from metrics import list_conventions, list_metrics
     from metrics.engine import Notice, image_values, resolve_plan
 
+    import torch
+
+    torch.set_num_threads(1)  # the engine's (and the tests') thread count: sums of residues ~1e-15 depend on it
     keys = [(name, convention) for convention in list_conventions() for name in list_metrics(convention)]
     plan = resolve_plan(keys)
     out = {}
@@ -91,6 +94,9 @@ def run_octave(work: Path, images: dict[str, dict[str, Path]]) -> dict:
              f"addpath('{work / 'vifb'}'); addpath('{work / 'tang'}'); addpath('{work / 'shims'}');"]
     for case, paths in images.items():
         lines.append(f"V = imread('{paths['vis']}'); I = imread('{paths['ir']}'); F = imread('{paths['fused']}');")
+        # Octave's imread (GraphicsMagick) returns an all-white 8-bit PNG as logical 1s; MATLAB's gives uint8 255
+        lines.append("if islogical(V), V = uint8(V) * 255; end; if islogical(I), I = uint8(I) * 255; end; "
+                     "if islogical(F), F = uint8(F) * 255; end")
         lines.append("Vf = im2double(V) * 255; If = im2double(I) * 255; Ff = im2double(F) * 255;")
         for convention, calls in OCTAVE_CALLS.items():
             for name, expression in calls.items():
@@ -120,9 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--references", type=Path, default=None,
                         help="folder with the reference repositories (default: download at pinned commits)")
     parser.add_argument("--no-octave", action="store_true", help="only ivif-bench's values")
+    parser.add_argument("--cases", default=None, help=f"comma-separated subset of {', '.join(CASES)}")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown table here")
     args = parser.parse_args(argv)
     cases = build_cases(resolve_data_root(args.data_root))
+    if args.cases:
+        cases = {k: cases[k] for k in args.cases.split(",")}
     reference: dict = {}
     if not args.no_octave:
         if shutil.which("octave") is None:
@@ -152,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = ["| convention | metric | case | reference | ivif-bench | warnings |", "|---|---|---|---|---|---|"]
     for (convention, name, case), (value, said) in ours.items():
         ref = reference.get((convention, name, case), "-")
-        ref_text = (ref[:60].replace("|", "/") if isinstance(ref, str) else f"{ref:.10g}")
-        lines.append(f"| {convention} | {name} | {case} | {ref_text} | {value:.10g} | {len(said)} |")
+        ref_text = (ref[:60].replace("|", "/") if isinstance(ref, str) else f"{ref:.17g}")
+        lines.append(f"| {convention} | {name} | {case} | {ref_text} | {value:.17g} | {len(said)} |")
     text = "\n".join(lines)
     print(text)
     if args.out is not None:

@@ -119,7 +119,14 @@ def _features(image: torch.Tensor, feature: str) -> torch.Tensor:
     if feature == "none":
         return image
     if feature == "dct":
-        return dct2(image)
+        out = dct2(image)
+        flat = (image == image[..., :1, :1]).flatten(-2).all(dim=-1)[..., None, None]
+        if flat.any():  # a constant image: exactly c sqrt(H W) at DC and 0 elsewhere, as MATLAB's / Octave's dct2
+            # give it (the matrix product leaves ~1e-13 residues there, which the windows' min-max blows up)
+            exact = torch.zeros_like(out)
+            exact[..., 0, 0] = image[..., 0, 0] * math.sqrt(image.shape[-2] * image.shape[-1])
+            out = torch.where(flat, exact, out)
+        return out
     return _rerange(dwt2_dmey(image))
 
 
