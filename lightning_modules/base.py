@@ -343,11 +343,15 @@ class FusionModule(L.LightningModule):
             fused = color.rgb
         collection = self.test_collections[dataloader_idx]
         device = next(iter(collection.values())).device
+        from metrics.degenerate import DegenerateInputWarning
+
+        names = [f"pair {p} of {self._test_names[dataloader_idx]!r}" for p in pair_ids]
         with warnings.catch_warnings(record=True) as caught, _one_cpu_thread(device):
             warnings.simplefilter("always")  # a metric's warning (NaN, undefined) names the pairs
-            collection.update(*(x.to(device) for x in inputs))
-        for warning in caught:
-            warnings.warn(f"{where}: {warning.message}", warning.category, stacklevel=2)
+            collection.update(*(x.to(device) for x in inputs), image_ids=names)
+        for warning in caught:  # a degenerate input names its pair and metric already: once per (pair, metric)
+            named = issubclass(warning.category, DegenerateInputWarning)
+            warnings.warn(warning.message if named else f"{where}: {warning.message}", warning.category, stacklevel=2)
         self._test_pair_ids[dataloader_idx].extend(pair_ids)
         self._test_clipped[dataloader_idx].extend(clipped)
         return fused

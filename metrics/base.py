@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Sequence
 
 import torch
 from torchmetrics import Metric
@@ -78,18 +78,34 @@ class FusionMetric(Metric):
         self.convention = convention
         self.metric_name = metric_name or type(self).__name__
         self._noticed = False
+        self._seen = 0  # images updated so far (names an image in a warning when no id is given)
         self.add_state("values", default=[], dist_reduce_fx="cat")
 
-    def update(self, fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> None:
-        """Add the values of a batch of N fused images."""
+    def update(self, fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor,
+               image_ids: Sequence[str] | None = None) -> None:
+        """Add the values of a batch of N fused images.
+
+        An image the metric is degenerate for (a constant image, one smaller than the window, ...)
+        gives one :class:`~metrics.degenerate.DegenerateInputWarning` naming it (``image_ids[i]``, else
+        its index among the images this metric has seen and its size) and the metric, whatever the
+        number of channels (:func:`metrics.degenerate.guarded`).
+        """
+        from .degenerate import guarded, warn_degenerate
+
         fused, ir, vis = (on_8bit_levels(image) for image in (fused, ir, vis))
         if not self._noticed:
             notice = conversion_notice(self.color_rule, self.convention, fused, ir, vis)
             if notice is not None:
                 warnings.warn(notice, UserWarning, stacklevel=2)
                 self._noticed = True
-        values = apply_color_rule(type(self).functional, self.color_rule, fused, ir, vis, name=self.metric_name,
-                                  **self.options)
+        name = f"{self.metric_name} ({self.convention})"
+        values, reasons = guarded(type(self).functional, self.color_rule, fused, ir, vis, name=name, **self.options)
+        height, width = fused.shape[-2:]
+        for i, why in enumerate(reasons):
+            where = (str(image_ids[i]) if image_ids is not None and i < len(image_ids)
+                     else f"image {self._seen + i} ({height} x {width})")
+            warn_degenerate(where, name, why, stacklevel=2)
+        self._seen += len(reasons)
         self.values.append(values.detach().flatten())
 
     def per_image(self) -> torch.Tensor:

@@ -79,34 +79,42 @@ def _as_tensor(image: np.ndarray, device: Any, dtype: Any = None):
     return tensor.permute(2, 0, 1).unsqueeze(0) if tensor.ndim == 3 else tensor.view(1, 1, *image.shape)
 
 
-def _evaluate(plan: Sequence[PlanEntry], tensors: list) -> tuple[dict, list[tuple[type, str]]]:
-    """The distinct works of ``plan`` on N x C x H x W tensors: {work: N values}, and the warnings (colour
-    conversions first, as :class:`Notice`)."""
+def _evaluate(plan: Sequence[PlanEntry], tensors: list) -> tuple[dict, list[tuple[type, str]],
+                                                                  list[list[tuple[type, str]]]]:
+    """The distinct works of ``plan`` on N x C x H x W tensors: {work: N values}, the colour conversions
+    (as :class:`Notice`, once each), and per image its warnings: one
+    :class:`~metrics.degenerate.DegenerateInputWarning` per plan entry the image is degenerate for
+    (``"NAME (CONVENTION): reason"``), whatever the number of channels (:func:`metrics.degenerate.guarded`)."""
     import torch
 
-    from .color import apply_color_rule, conversion_notice
+    from .color import conversion_notice
+    from .degenerate import DegenerateInputWarning, guarded
     from .functional._shared import shared_work
 
     done: dict[tuple, list[float]] = {}
-    caught_all: list[tuple[type, str]] = []
+    why: dict[tuple, list[list[str]]] = {}
+    notices: list[tuple[type, str]] = []
     for entry in plan:
         notice = conversion_notice(entry.color_rule, entry.convention, *tensors)
-        if notice is not None and (Notice, notice) not in caught_all:
-            caught_all.append((Notice, notice))
+        if notice is not None and (Notice, notice) not in notices:
+            notices.append((Notice, notice))
+    n = tensors[0].shape[0]
+    per_image: list[list[tuple[type, str]]] = [[] for _ in range(n)]
     with shared_work(), torch.no_grad():
         for entry in plan:
-            if entry.work in done:
-                continue
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                result = apply_color_rule(entry.functional, entry.color_rule, *tensors,
-                                          name=f"{entry.name} ({entry.convention})", **dict(entry.options))
-            done[entry.work] = result.detach().to("cpu", torch.float64).reshape(-1).tolist()
-            for warning in caught:
-                item = (warning.category, str(warning.message))
-                if item not in caught_all:
-                    caught_all.append(item)
-    return done, caught_all
+            if entry.work not in done:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # anything but a reason: nothing the engine reports
+                    result, reasons = guarded(entry.functional, entry.color_rule, *tensors,
+                                              name=f"{entry.name} ({entry.convention})", **dict(entry.options))
+                done[entry.work] = result.detach().to("cpu", torch.float64).reshape(-1).tolist()
+                why[entry.work] = reasons
+            for i, reasons in enumerate(why[entry.work]):
+                if reasons:  # once per (image, metric): every entry sharing the work says it under its own name
+                    item = (DegenerateInputWarning, f"{entry.name} ({entry.convention}): " + "; ".join(reasons))
+                    if item not in per_image[i]:
+                        per_image[i].append(item)
+    return done, notices, per_image
 
 
 def image_values(plan: Sequence[PlanEntry], fused: np.ndarray, ir: np.ndarray, vis: np.ndarray,
@@ -115,18 +123,19 @@ def image_values(plan: Sequence[PlanEntry], fused: np.ndarray, ir: np.ndarray, v
 
     Returns:
         ``(values, warnings)``: per entry ``(value, colour rule applied)``; ``(category, message)``
-        per distinct warning (category :class:`Notice` for a colour-to-gray conversion).
+        per distinct warning (category :class:`Notice` for a colour-to-gray conversion, else
+        :class:`~metrics.degenerate.DegenerateInputWarning`, one per degenerate entry).
     """
     from .color import applied_rule
 
     tensors = [_as_tensor(x, device) for x in (fused, ir, vis)]
-    done, caught = _evaluate(plan, tensors)
-    return [(done[e.work][0], applied_rule(e.color_rule, *tensors)) for e in plan], caught
+    done, notices, per_image = _evaluate(plan, tensors)
+    return [(done[e.work][0], applied_rule(e.color_rule, *tensors)) for e in plan], notices + per_image[0]
 
 
 def batch_values(plan: Sequence[PlanEntry], triplets: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
                  device: Any = "cuda", dtype: Any = None
-                 ) -> tuple[list[list[tuple[float, str]]], list[tuple[type, str]]]:
+                 ) -> tuple[list[list[tuple[float, str]]], list[list[tuple[type, str]]]]:
     """Every plan entry on a batch of same-size images (uint8, one shape), stacked N x C x H x W.
 
     The accelerators' path: ``device="cuda"`` computes in float32. ``dtype=torch.float32`` on
@@ -134,7 +143,8 @@ def batch_values(plan: Sequence[PlanEntry], triplets: Sequence[tuple[np.ndarray,
     its values differ from float64 by at most :func:`float32_tolerance`.
 
     Returns:
-        per image, per entry ``(value, colour rule applied)``; the distinct warnings.
+        per image, per entry ``(value, colour rule applied)``; per image its warnings (the colour
+        notices, then that image's degenerate-input warnings, as :func:`image_values`).
     """
     import torch
 
@@ -144,9 +154,9 @@ def batch_values(plan: Sequence[PlanEntry], triplets: Sequence[tuple[np.ndarray,
     dtype = dtype or (torch.float64 if torch.device(device).type == "cpu" else torch.float32)
     stacked = [torch.cat([_as_tensor(t[i], device, dtype) for t in triplets]) for i in range(3)]
     with compute_precision(dtype):
-        done, caught = _evaluate(plan, stacked)
-    return [[(done[e.work][i], applied_rule(e.color_rule, *(x[i:i + 1] for x in stacked))) for e in plan]
-            for i in range(len(triplets))], caught
+        done, notices, per_image = _evaluate(plan, stacked)
+    return ([[(done[e.work][i], applied_rule(e.color_rule, *(x[i:i + 1] for x in stacked))) for e in plan]
+             for i in range(len(triplets))], [notices + mine for mine in per_image])
 
 
 #: How far the float32 path (:func:`batch_values`: CUDA, or float32 on CPU) may be from the float64 values:
@@ -260,8 +270,8 @@ class JobRunner:
         def flush(shape):
             group = pending.pop(shape)
             values, caught = batch_values(self._plan, [images for _, images in group], self.device, self.dtype)
-            for (job, _), image_values_ in zip(group, values):
-                yield job, image_values_, caught
+            for (job, _), image_values_, mine in zip(group, values, caught):
+                yield job, image_values_, mine
 
         for job in jobs:
             images = job.read()

@@ -41,7 +41,7 @@ from PIL import Image, UnidentifiedImageError
 
 from datamodules.errors import DataNotFoundError, UnknownNameError, UserError
 
-from .color import applied_rule, apply_color_rule, conversion_notice
+from .color import applied_rule, conversion_notice
 from .registry import MetricInfo, get_metric_info, list_conventions, list_metrics
 
 if TYPE_CHECKING:
@@ -471,17 +471,16 @@ def _rows(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, infos: list[
 
     from .functional._shared import shared_work
 
+    from .degenerate import guarded, warn_degenerate
+
     values = []
     with shared_work():
         for info in infos:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                with torch.no_grad():
-                    result = apply_color_rule(info.functional, info.color_rule, fused, ir, vis,
-                                              name=f"{info.name} ({info.convention})", **info.options)
-            for warning in caught:
-                warnings.warn(f"{dataset or 'images'} {', '.join(ids)}: {warning.message}", warning.category,
-                              stacklevel=3)
+            name = f"{info.name} ({info.convention})"
+            with torch.no_grad():
+                result, reasons = guarded(info.functional, info.color_rule, fused, ir, vis, name=name, **info.options)
+            for image_id, why in zip(ids, reasons):  # one warning per (image, metric)
+                warn_degenerate(f"{dataset or 'images'} {image_id}", name, why, stacklevel=3)
             values.append(result.detach().to("cpu", torch.float64).numpy())
     table = np.stack(values, axis=1)  # images x metrics
     return pd.DataFrame({

@@ -10,7 +10,7 @@ import torch
 
 from ._checks import check_inputs, to_255
 
-__all__ = ["chen_blum", "frequency_filter", "frequency_radius", "normalize_to_levels", "stretch_undefined"]
+__all__ = ["all_black", "chen_blum", "frequency_filter", "frequency_radius", "normalize_to_levels", "stretch_undefined"]
 
 # Contrast sensitivity function (DoG in the frequency domain) and its viewing-distance scale.
 _F0, _F1, _A = 15.3870, 1.3456, 0.7622
@@ -168,7 +168,8 @@ def chen_blum(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch
     where a masked contrast is exactly 0 the reference computes 0 * Inf = NaN; here the
     ratio is min / max with 0 / 0 = 1 and equal saliencies where both sources are 0
     (never met on real images). A constant nonzero image gives NaN (the reference's
-    0 / 0 stretch), with a warning.
+    0 / 0 stretch), with a warning; so does an all-black image (its contrast is 0 / 0 at every
+    pixel: NaN in the reference, see :func:`all_black`).
 
     Shape:
         fused, ir, vis: N x 1 x H x W in [0, 1]; returns N values (float64 on CPU).
@@ -201,4 +202,18 @@ def chen_blum(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch
     if undefined.any():
         warnings.warn(f"Qcb: a constant nonzero image cannot be min-max stretched (0 / 0) in "
                       f"{int(undefined.sum())} image(s): NaN", RuntimeWarning, stacklevel=2)
-    return torch.where(undefined, math.nan, values)
+    black = all_black(levels, n) & ~undefined
+    if black.any():
+        warnings.warn(f"Qcb: an all-black image has no local contrast (G_2 * I / G_4 * I = 0 / 0 at every pixel, "
+                      f"NaN in metricsQcb.m) in {int(black.sum())} image(s): NaN", RuntimeWarning, stacklevel=2)
+    return torch.where(undefined | black, math.nan, values)
+
+
+def all_black(levels: torch.Tensor, n: int) -> torch.Tensor:
+    """Which of N (IR, VIS, fused) triples, stacked as 3N images, hold an all-zero image (bool N).
+
+    ``normalize1`` leaves it zero, its contrast ``filter2(G1, 0) ./ filter2(G2, 0) - 1`` is NaN
+    everywhere, and so is the reference's Qcb (``Q1F`` is ``CfP ./ C1P`` = NaN): VIFB's value for an
+    all-black fused image, or all-black sources, is NaN.
+    """
+    return (levels.flatten(1) == 0).all(dim=1).view(3, n).any(dim=0)

@@ -180,6 +180,10 @@ def cddfuse_average_gradient(fused: torch.Tensor, ir: torch.Tensor | None = None
     """
     check_inputs(fused, ir, vis)
     v = to_255(fused)
+    if min(v.shape[-2:]) < 2:  # np.gradient raises for an axis of one sample: the reference has no value
+        warnings.warn(f"AG (cddfuse) is undefined for a {v.shape[-2]} x {v.shape[-1]} image (np.gradient needs 2 "
+                      "samples per axis): NaN", RuntimeWarning, stacklevel=2)
+        return v.new_full((v.shape[0],), math.nan)
     s = torch.sqrt((matlab_gradient(v, -1).pow(2) + matlab_gradient(v, -2).pow(2)) / 2)
     return s.flatten(1).mean(dim=1)
 

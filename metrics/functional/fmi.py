@@ -42,6 +42,7 @@ from typing import NamedTuple
 
 import torch
 
+from ..degenerate import DegenerateInputWarning
 from . import _fmi_kernels
 from ._checks import check_inputs, compute_dtype
 
@@ -118,7 +119,14 @@ def _features(image: torch.Tensor, feature: str) -> torch.Tensor:
     if feature == "none":
         return image
     if feature == "dct":
-        return dct2(image)
+        out = dct2(image)
+        flat = (image == image[..., :1, :1]).flatten(-2).all(dim=-1)[..., None, None]
+        if flat.any():  # a constant image: exactly c sqrt(H W) at DC and 0 elsewhere, as MATLAB's / Octave's dct2
+            # give it (the matrix product leaves ~1e-13 residues there, which the windows' min-max blows up)
+            exact = torch.zeros_like(out)
+            exact[..., 0, 0] = image[..., 0, 0] * math.sqrt(image.shape[-2] * image.shape[-1])
+            out = torch.where(flat, exact, out)
+        return out
     return _rerange(dwt2_dmey(image))
 
 
@@ -287,10 +295,14 @@ def feature_mutual_information(fused: torch.Tensor, ir: torch.Tensor, vis: torch
         raise ValueError(f"window_size must be a positive odd integer, got {window_size}")
     dtype = compute_dtype(fused.device)
     levels = [torch.round(t.to(dtype) * 255) for t in (ir, vis, fused)]
+    if min(fused.shape[-2:]) < window_size:  # before the features: 'wavelet' pads a 1 x 1 image to 62 x 62
+        warnings.warn(f"FMI: a {fused.shape[-2]} x {fused.shape[-1]} image is smaller than the {window_size} x "
+                      f"{window_size} window; returning NaN", DegenerateInputWarning, stacklevel=2)
+        return torch.full((fused.shape[0],), math.nan, dtype=dtype, device=fused.device)
     a, b, f = (_features(t, feature) for t in levels)
     if min(a.shape[-2:]) < window_size:
         warnings.warn(f"FMI: a {a.shape[-2]} x {a.shape[-1]} feature image is smaller than the {window_size} x "
-                      f"{window_size} window; returning NaN", stacklevel=2)
+                      f"{window_size} window; returning NaN", DegenerateInputWarning, stacklevel=2)
         return torch.full((fused.shape[0],), math.nan, dtype=dtype, device=fused.device)
     return fmi_map(a, b, f, window_size=window_size, chunk_size=chunk_size).flatten(1).mean(dim=1)
 
@@ -306,13 +318,33 @@ def fmi_map(ir_features: torch.Tensor, vis_features: torch.Tensor, fused_feature
         N x (H - w + 1) x (W - w + 1).
     """
     n, height, width = fused_features.shape[0], fused_features.shape[-2], fused_features.shape[-1]
-    wa, wb, wf = (_windows(t, window_size) for t in (ir_features, vis_features, fused_features))
-    bins, total = wa.shape
-    block = _CPU_BLOCK if wa.device.type == "cpu" else chunk_size
-    cells = wa.new_empty(2, bins, bins, min(block, chunk_size, total))
-    values = torch.cat([_fmi_windows(wa[:, i:i + chunk_size], wb[:, i:i + chunk_size], wf[:, i:i + chunk_size],
-                                     window_size, cells) for i in range(0, total, chunk_size)])
+    bins, total = window_size * window_size, n * (height - window_size + 1) * (width - window_size + 1)
+    block = _CPU_BLOCK if fused_features.device.type == "cpu" else chunk_size
+    cells = fused_features.new_empty(2, bins, bins, min(block, chunk_size, total))
+    values = fused_features.new_empty(total)
+    for i in range(0, total, chunk_size):  # each chunk's windows from the rows they cover: memory O(chunk), not O(H W)
+        stop = min(i + chunk_size, total)
+        wa, wb, wf = (_window_slice(t, window_size, i, stop)
+                      for t in (ir_features, vis_features, fused_features))
+        values[i:stop] = _fmi_windows(wa, wb, wf, window_size, cells)
     return values.view(n, height - window_size + 1, width - window_size + 1)
+
+
+def _window_slice(image: torch.Tensor, size: int, start: int, stop: int) -> torch.Tensor:
+    """``_windows(image, size)[:, start:stop]`` (the same numbers, in the same order), built from the image
+    rows those windows cover only."""
+    rows, cols = image.shape[-2] - size + 1, image.shape[-1] - size + 1
+    per_image = rows * cols
+    parts, index = [], start
+    while index < stop:
+        k = index // per_image
+        end = min(stop, (k + 1) * per_image)
+        first, last = (index - k * per_image) // cols, (end - 1 - k * per_image) // cols
+        band = _windows(image[k:k + 1, :, first:last + size], size)  # windows of rows first..last, all columns
+        offset = index - k * per_image - first * cols
+        parts.append(band[:, offset:offset + end - index])
+        index = end
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
 
 def fmi_pixel(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, **options) -> torch.Tensor:

@@ -34,6 +34,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
+from ..degenerate import DegenerateInputWarning
 from ._checks import check_inputs, compute_dtype
 from ._filters import filter_products, gaussian_taps, separable_correlate_valid
 from ._shared import shared
@@ -134,7 +135,8 @@ def _too_small(fused: torch.Tensor, window: str, window_size: int, block_size: i
     size = window_size if window == "gaussian" else block_size
     if min(fused.shape[-2:]) < size:
         warnings.warn(f"{name}: images of {fused.shape[-2]} x {fused.shape[-1]} px are smaller than the "
-                      f"{size} x {size} window; the index is undefined, returning NaN", stacklevel=3)
+                      f"{size} x {size} window; the index is undefined, returning NaN", DegenerateInputWarning,
+                      stacklevel=3)
         return True
     return False
 

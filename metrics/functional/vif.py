@@ -22,6 +22,7 @@ import warnings
 
 import torch
 
+from ..degenerate import DegenerateInputWarning
 from ._checks import check_inputs, to_255
 from . import _kernels
 from ._filters import filter_products, gaussian_taps
@@ -106,7 +107,7 @@ def _shared_terms(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, a: t
 def _too_small(fused: torch.Tensor, name: str) -> bool:
     if min(fused.shape[-2:]) < 41:
         warnings.warn(f"{name}: images of {fused.shape[-2]} x {fused.shape[-1]} px are smaller than 41 x 41, "
-                      "too small for the 4-scale model; returning NaN", stacklevel=3)
+                      "too small for the 4-scale model; returning NaN", DegenerateInputWarning, stacklevel=3)
         return True
     return False
 
@@ -182,5 +183,6 @@ def visual_information_fidelity_pixel(fused: torch.Tensor, ir: torch.Tensor, vis
         return torch.full((fused.shape[0],), math.nan, dtype=f.dtype, device=f.device)
     total = vifp_per_source(fused, ir, vis, sigma_n_sq).sum(dim=1)
     if torch.isnan(total).any():
-        warnings.warn("VIFP: a constant source image makes VIFP 0 / 0; returning NaN for it", stacklevel=2)
+        warnings.warn("VIFP: a constant source image makes VIFP 0 / 0; returning NaN for it", DegenerateInputWarning,
+                      stacklevel=2)
     return total
