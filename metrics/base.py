@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from typing import Any, Callable, ClassVar
 
@@ -14,15 +15,15 @@ from .color import DEFAULT_RULE, apply_color_rule, conversion_notice
 __all__ = ["FusionMetric", "on_8bit_levels"]
 
 
-def on_8bit_levels(image: torch.Tensor) -> torch.Tensor:
+def on_8bit_levels(image: torch.Tensor, exact: bool = False) -> torch.Tensor:
     """``image`` (values in [0, 1]) snapped to the 8-bit levels k / 255, in the dtype the metrics compute in.
 
     On CPU the result is float64 and equals ``uint8 / 255`` computed in float64,
     bit for bit: what ``ivif-bench evaluate`` reads from a PNG. (A float32 k / 255
     cast to float64 is not k / 255; rounding ``image * 255`` to the level k first
-    makes it so.) Elsewhere (GPU) float32, or float64 if given float64.
+    makes it so.) Elsewhere (GPU) float32, or float64 if given float64 or ``exact``.
     """
-    wide = image.device.type == "cpu" or image.dtype == torch.float64
+    wide = exact or image.device.type == "cpu" or image.dtype == torch.float64
     return torch.round(image.to(torch.float64 if wide else torch.float32) * 255) / 255
 
 
@@ -81,15 +82,21 @@ class FusionMetric(Metric):
         self.add_state("values", default=[], dist_reduce_fx="cat")
 
     def update(self, fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> None:
-        """Add the values of a batch of N fused images."""
-        fused, ir, vis = (on_8bit_levels(image) for image in (fused, ir, vis))
+        """Add the values of a batch of N fused images (in float64 wherever the metric has no float32 tolerance,
+        :func:`metrics.engine.float64_only`)."""
+        from .engine import float32_tolerance
+        from .functional._checks import compute_precision
+
+        exact = float32_tolerance(self.metric_name, self.convention) is None
+        fused, ir, vis = (on_8bit_levels(image, exact) for image in (fused, ir, vis))
         if not self._noticed:
             notice = conversion_notice(self.color_rule, self.convention, fused, ir, vis)
             if notice is not None:
                 warnings.warn(notice, UserWarning, stacklevel=2)
                 self._noticed = True
-        values = apply_color_rule(type(self).functional, self.color_rule, fused, ir, vis, name=self.metric_name,
-                                  **self.options)
+        with compute_precision(torch.float64) if exact else contextlib.nullcontext():
+            values = apply_color_rule(type(self).functional, self.color_rule, fused, ir, vis, name=self.metric_name,
+                                      **self.options)
         self.values.append(values.detach().flatten())
 
     def per_image(self) -> torch.Tensor:
