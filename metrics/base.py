@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from typing import Any, Callable, ClassVar, Sequence
 
@@ -14,15 +15,15 @@ from .color import DEFAULT_RULE, apply_color_rule, conversion_notice
 __all__ = ["FusionMetric", "on_8bit_levels"]
 
 
-def on_8bit_levels(image: torch.Tensor) -> torch.Tensor:
+def on_8bit_levels(image: torch.Tensor, exact: bool = False) -> torch.Tensor:
     """``image`` (values in [0, 1]) snapped to the 8-bit levels k / 255, in the dtype the metrics compute in.
 
     On CPU the result is float64 and equals ``uint8 / 255`` computed in float64,
     bit for bit: what ``ivif-bench evaluate`` reads from a PNG. (A float32 k / 255
     cast to float64 is not k / 255; rounding ``image * 255`` to the level k first
-    makes it so.) Elsewhere (GPU) float32, or float64 if given float64.
+    makes it so.) Elsewhere (GPU) float32, or float64 if given float64 or ``exact``.
     """
-    wide = image.device.type == "cpu" or image.dtype == torch.float64
+    wide = exact or image.device.type == "cpu" or image.dtype == torch.float64
     return torch.round(image.to(torch.float64 if wide else torch.float32) * 255) / 255
 
 
@@ -83,7 +84,8 @@ class FusionMetric(Metric):
 
     def update(self, fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor,
                image_ids: Sequence[str] | None = None) -> None:
-        """Add the values of a batch of N fused images.
+        """Add the values of a batch of N fused images (in float64 wherever the metric has no float32 tolerance,
+        :func:`metrics.engine.float64_only`).
 
         An image the metric is degenerate for (a constant image, one smaller than the window, ...)
         gives one :class:`~metrics.degenerate.DegenerateInputWarning` naming it (``image_ids[i]``, else
@@ -91,15 +93,20 @@ class FusionMetric(Metric):
         number of channels (:func:`metrics.degenerate.guarded`).
         """
         from .degenerate import guarded, warn_degenerate
+        from .engine import float32_tolerance
+        from .functional._checks import compute_precision
 
-        fused, ir, vis = (on_8bit_levels(image) for image in (fused, ir, vis))
+        exact = float32_tolerance(self.metric_name, self.convention) is None
+        fused, ir, vis = (on_8bit_levels(image, exact) for image in (fused, ir, vis))
         if not self._noticed:
             notice = conversion_notice(self.color_rule, self.convention, fused, ir, vis)
             if notice is not None:
                 warnings.warn(notice, UserWarning, stacklevel=2)
                 self._noticed = True
         name = f"{self.metric_name} ({self.convention})"
-        values, reasons = guarded(type(self).functional, self.color_rule, fused, ir, vis, name=name, **self.options)
+        with compute_precision(torch.float64) if exact else contextlib.nullcontext():
+            values, reasons = guarded(type(self).functional, self.color_rule, fused, ir, vis, name=name,
+                                      **self.options)
         height, width = fused.shape[-2:]
         for i, why in enumerate(reasons):
             where = (str(image_ids[i]) if image_ids is not None and i < len(image_ids)

@@ -12,8 +12,9 @@ Devices (:func:`metric_device_of`): the model fuses on the run's device, and wit
 ``metric_device="auto"`` the metric collections live there too, so on a GPU a fused
 image stays on it from ``fuse`` through the 8-bit rounding (float32) to the metric
 update; its one copy to the host is the PNG writer's. There the metrics compute in
-float32, within ``benchmarks/speed/gpu_check.py``'s documented tolerance of the CPU
-float64 values (``metric_device="cpu"``, the default: exact).
+float32, within the documented tolerance (:data:`metrics.engine.FLOAT32_TOLERANCE`) of the
+CPU float64 values (``metric_device="cpu"``, the default: exact); a metric without one (Qcb)
+computes in float64 there too.
 
 Colour pairs (``color=True`` and a visible image in colour: VIFB, RoadScene, a
 folder of colour visible images) are fused in colour by ``test_step``: the

@@ -51,6 +51,8 @@ import torch
 
 from benchmarks.provenance import collect, now, read_json, seed_everything, write_json
 from benchmarks.verify.didfuse_official import RELEASED
+from metrics.engine import FLOAT32_TOLERANCE, float32_tolerance  # the one table (metrics/engine.py)
+from metrics.engine import float32_deviation as deviation
 
 PARTS = ("metrics", "train_step", "paper")
 #: seconds per part: 8 minutes in all with start-up, on one GPU (a part past its budget stops and says so)
@@ -62,14 +64,9 @@ TABLE4 = {"tno": dict(zip(TABLE4_METRICS, (7.006, 2.347, 42.657, 13.126, 0.623, 
           "nir": dict(zip(TABLE4_METRICS, (7.357, 3.795, 57.557, 26.529, 0.937, 8.741)))}
 #: TNO pairs of the metrics part: four of 768 x 576, four of 620 x 450, two of 280 x 280, two of 360 x 270
 METRIC_PAIRS = "1,2,3,4,16,17,18,19,5,10,33,34"
-#: float32 (CUDA) against float64 (CPU): |float32 - float64| <= tolerance * max(|float64|, 1e-3), looked up as
-#: "NAME:CONVENTION", then "NAME", then "default"; ``None``: float32 is not usable (NaN where float64 is defined).
-#: Bounds over the worst deviation measured on CPU float32 (the stand-in: no GPU was lent yet), all 40 TNO
-#: pairs, every metric of every convention (README, "The GPU check"); above 1e-3: flat-region thresholds
-#: that float32 residues cross (docs/conventions.md, "Flat regions").
-FLOAT32_TOLERANCE = {"default": 1e-4, "VIF": 2e-4, "VIFP": 2e-4, "Qw": 2e-4, "Qe": 2e-4, "VIF:tang2022": 5e-4,
-                     "Qabf:tang2022": 2e-2, "VIF:default": 5e-2, "Q": 5e-2, "FMI_w": 5e-2, "FMI_pixel": 0.5,
-                     "Qcb": None}
+# float32 (CUDA) against float64 (CPU): FLOAT32_TOLERANCE, float32_tolerance and deviation are the product's one
+# table and its lookup (metrics.engine): |float32 - float64| <= tolerance * max(|float64|, 1e-3), looked up as
+# "NAME:CONVENTION", then "NAME", then "default"; None: float64 only (float32 is not usable).
 
 
 class PartTimeout(BaseException):
@@ -78,19 +75,6 @@ class PartTimeout(BaseException):
 
 class DataRootError(Exception):
     """The data root lacks what a part reads (the message says what and how to get it)."""
-
-
-def float32_tolerance(name: str, convention: str) -> float | None:
-    for key in (f"{name}:{convention}", name, "default"):
-        if key in FLOAT32_TOLERANCE:
-            return FLOAT32_TOLERANCE[key]
-
-
-def deviation(low: float, high: float) -> float:
-    """|low - high| / max(|high|, 1e-3); 0 when both are NaN, inf when only one is."""
-    if math.isnan(high) or math.isnan(low):
-        return 0.0 if math.isnan(high) and math.isnan(low) else math.inf
-    return abs(low - high) / max(abs(high), 1e-3)
 
 
 @contextlib.contextmanager

@@ -78,6 +78,11 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _load() -> float:
+    """The 1-minute load average (NaN where the system has none)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
+
+
 def timed_run(command: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, float, str]:
     """Run ``command`` to the end; (CPU s of the process and its children, wall s, stdout). Raises on failure."""
     cpu, wall = _children_cpu(), time.perf_counter()
@@ -230,7 +235,10 @@ def markdown(report: dict) -> str:
               "tang": "Tang `Evaluation/*.m` (GNU Octave)"}
     out = []
     for peer, part in report.items():
+        load = (f" (load average {part['load'][0]:.1f} at the start, {part['load'][1]:.1f} at the end: on a shared "
+                f"machine the wall times measure the other jobs too)" if "load" in part else "")
         out += [f"#### {titles.get(peer, peer)}: {part['images']} TNO pairs, one thread each", "",
+                f"CPU seconds, best of the runs{load}.", "",
                 "| metric | ivif-bench | peer s | ivif-bench s | speed-up | largest rel. diff. | agree |",
                 "|---|---|---:|---:|---:|---:|---|"]
         for row in part["rows"]:
@@ -258,17 +266,18 @@ def scaling(fused_dir: Path, data_root: Path, ids: str, workers: str, repeats: i
         cpu, wall, _ = best_run(command, repeats, env={"PYTHONPATH": str(REPO)})
         data = out.read_bytes()
         first = data if first is None else first
-        results[count] = {"cpu": cpu, "wall": wall, "same_values": data == first}
+        results[count] = {"cpu": cpu, "wall": wall, "same_values": data == first, "load": _load()}
     return results
 
 
 def scaling_markdown(results: dict, images: int) -> str:
     base = results[min(results)]["wall"]
     lines = [f"#### ivif-bench evaluate --workers N: {images} TNO pairs, every default metric", "",
-             "| workers | wall s | CPU s | speed-up (wall) | same values |", "|---:|---:|---:|---:|---|"]
+             "| workers | wall s | CPU s | speed-up (wall) | same values | load average after |",
+             "|---:|---:|---:|---:|---|---:|"]
     for count, row in sorted(results.items()):
         lines.append(f"| {count} | {row['wall']:.1f} | {row['cpu']:.1f} | {base / row['wall']:.2f}x | "
-                     f"{'yes' if row['same_values'] else 'NO'} |")
+                     f"{'yes' if row['same_values'] else 'NO'} | {row.get('load', math.nan):.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -333,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             for device in devices:
                 label = peer if device == "cpu" else f"{peer}_cuda"
                 print(f"{label}: {len(images)} images, {len(matches)} metrics ...", file=sys.stderr)
+                load_start = _load()
                 if peer in ("cddfuse", "zoo"):
                     result = peer_python(peer, args.peer_dir / FOLDERS[peer], images_file, work, args.peer_repeats,
                                          device)
@@ -345,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                 per_metric, suite = ours_compute(images, metrics, args.repeats, device)
                 ours = {"values": read_ours(csv_path), "compute_s": per_metric, "suite_s": suite,
                         "whole": (whole_cpu, whole_wall)}
-                report[label] = comparison(peer, result, ours, matches)
+                report[label] = {**comparison(peer, result, ours, matches), "load": (load_start, _load())}
                 figures[label] = {"peer": result, "ours": {k: v for k, v in ours.items()}}
                 print(markdown({label: report[label]}), file=sys.stderr)
         if args.scaling:

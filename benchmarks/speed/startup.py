@@ -5,7 +5,8 @@ Each command runs in a fresh process (``python -m benchmarks.cli ...``), best of
 ``getrusage`` of the child) are printed beside the same numbers for the peers:
 an empty interpreter (``python -c pass``, the floor) and ``import torch`` /
 ``import lightning`` (what a command pays when it loads them). A second run of
-each command with ``-X importtime`` lists which heavy packages it imported.
+each command with ``-X importtime`` lists which heavy packages it imported. The load
+average is printed first: on a shared machine the wall times measure the other jobs too.
 
   python benchmarks/speed/startup.py
   python benchmarks/speed/startup.py --repeat 10 --data-root ../shared/data
@@ -72,11 +73,14 @@ def main(argv: list[str] | None = None) -> int:
             ("python -c 'import torch'", [python, "-c", "import torch"]),
             ("python -c 'import lightning'", [python, "-c", "import lightning"]),
             ("ivif-bench --help", [*cli, "--help"]),
+            ("ivif-bench evaluate --help", [*cli, "evaluate", "--help"]),
+            ("ivif-bench run --help", [*cli, "run", "--help"]),
             ("ivif-bench data list", [*cli, "data", "list"]),
             ("ivif-bench data verify tno", [*cli, "data", "verify", "tno", *data_root]),
             ("ivif-bench leaderboard RUN", [*cli, "leaderboard", run_dir, "--out", str(Path(scratch) / "board")]),
         ]
-        print(f"best of {args.repeat} runs, fresh process each, OMP_NUM_THREADS=1; {python}")
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+        print(f"best of {args.repeat} runs, fresh process each, OMP_NUM_THREADS=1; {python}; load average {load}")
         print(f"{'command':<32} {'wall s':>7} {'CPU s':>7}  heavy imports")
         for label, command in cases:
             runs = [_timed(command, env) for _ in range(args.repeat)]

@@ -18,7 +18,8 @@ from benchmarks.run.train import TRAIN_ONLY_ENV, complete_checkpoint
 from datamodules.errors import UserError
 
 REPO = Path(__file__).resolve().parents[2]
-LIGHT = ("--help", "data list", "data verify tno --data-root {data_root}", "leaderboard {run} --out {out}")
+LIGHT = ("--help", "evaluate --help", "run --help", "data list", "data verify tno --data-root {data_root}",
+         "leaderboard {run} --out {out}")
 
 
 @pytest.fixture(scope="module")

@@ -85,6 +85,9 @@ def test_training_step_and_paper_part(tiny):
 
 
 def test_tolerance_lookup_by_metric_and_convention():
+    from metrics import engine
+
+    assert gpu_check.FLOAT32_TOLERANCE is engine.FLOAT32_TOLERANCE  # the one table, the product's
     assert gpu_check.float32_tolerance("VIF", "default") == 5e-2 and gpu_check.float32_tolerance("VIF", "tang") == 2e-4
     assert gpu_check.float32_tolerance("EN", "vifb") == 1e-4 and gpu_check.float32_tolerance("Qcb", "vifb") is None
     assert gpu_check.deviation(1.0, 1.0 + 1e-6) < 1e-6 and gpu_check.deviation(math.nan, 1.0) == math.inf

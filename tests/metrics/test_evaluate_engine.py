@@ -163,7 +163,7 @@ def test_float32_batched_path_within_its_tolerance(data_root, one_thread):
     """The accelerators' path (same-size images batched, float32), run on CPU, against float64 one by one."""
     import math
 
-    from metrics.engine import batch_values, float32_tolerance, image_values, resolve_plan
+    from metrics.engine import batch_values, float32_deviation, float32_tolerance, image_values, resolve_plan
     from metrics.registry import list_conventions, list_metrics
 
     tno = data_root / "IVIF-DIDFuse"
@@ -181,5 +181,44 @@ def test_float32_batched_path_within_its_tolerance(data_root, one_thread):
                 assert math.isnan(low), entry.name
                 continue
             tolerance = float32_tolerance(entry.name, entry.convention)
+            if tolerance is None:  # float32 is not usable (Qcb): computed in float64 on this path too
+                assert low == high, (entry.name, entry.convention)
+                continue
+            assert float32_deviation(low, high) <= tolerance, (entry.name, entry.convention)
             assert abs(low - high) <= tolerance * max(abs(high), 1e-3), (entry.name, entry.convention)
             assert low != high or entry.name in ("EN", "MI", "CE") or abs(high) < 1e-12  # float32 did run
+
+
+def test_one_float32_tolerance_table():
+    """metrics.engine holds the one float32 table (gpu_check imports it): by name, by NAME:CONVENTION, None."""
+    from benchmarks.speed import gpu_check
+    from metrics import engine
+
+    assert gpu_check.FLOAT32_TOLERANCE is engine.FLOAT32_TOLERANCE
+    assert gpu_check.float32_tolerance is engine.float32_tolerance and gpu_check.deviation is engine.float32_deviation
+    assert engine.float32_tolerance("EN", "cddfuse") == engine.FLOAT32_TOLERANCE["default"]
+    assert engine.float32_tolerance("VIF", "tang") == 2e-4 and engine.float32_tolerance("VIF", "default") == 5e-2
+    assert engine.float32_tolerance("Qabf", "tang2022") == 2e-2 and engine.float32_tolerance("Qabf", "vifb") == 1e-4
+    assert engine.float32_tolerance("Qcb", "vifb") is None and engine.float32_tolerance("Qcb", "default") is None
+    assert [e.name for e in engine.resolve_plan([("Qcb", "vifb"), ("EN", "vifb")]) if engine.float64_only(e)] == ["Qcb"]
+
+
+def test_float64_only_metric_stays_float64_on_the_float32_paths(data_root, one_thread):
+    """Qcb (tolerance None) on the batched float32 path and through its Metric class under float32 arithmetic:
+    the float64 value, bit for bit."""
+    from metrics import get_metric
+    from metrics.engine import batch_values, image_values, resolve_plan
+    from metrics.functional._checks import compute_precision
+
+    tno = data_root / "IVIF-DIDFuse"
+    triplet = tuple(read_image(p)[40:136, 40:136].copy()
+                    for p in (tno / "Test_result" / "TNO_IJCAI" / "F5.png", tno / "Datasets" / "Test_data_TNO" / "IR5.bmp",
+                              tno / "Datasets" / "Test_data_TNO" / "VIS5.bmp"))
+    plan = resolve_plan([("Qcb", "vifb"), ("EN", "vifb")])
+    ((exact, _),), _ = image_values(plan[:1], *triplet)
+    (values,), _ = batch_values(plan, [triplet], "cpu", torch.float32)
+    assert values[0][0] == exact
+    metric = get_metric("Qcb", "vifb")
+    with compute_precision(torch.float32):
+        metric.update(*(torch.from_numpy(x).float().div(255).view(1, 1, *x.shape) for x in triplet))
+    assert metric.compute().item() == exact
