@@ -10,7 +10,7 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
-from .color import DEFAULT_RULE, apply_color_rule, conversion_notice
+from .color import DEFAULT_RULE, conversion_notice
 
 __all__ = ["FusionMetric", "on_8bit_levels"]
 
