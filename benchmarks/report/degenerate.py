@@ -9,7 +9,8 @@ fused images of a test set are flagged.
 
 The rule (:data:`CONSTANT_STD_LEVELS`): an image is *constant* when the
 population standard deviation of its 8-bit values is below 1 gray level (for
-a colour PNG: in every channel). That is SD < 1 in the SD metric's units, where
+a colour PNG: of its luminance, PIL "L", which is the method's fused Y: the
+chroma of a colour fusion is the visible image's, not the method's). That is SD < 1 in the SD metric's units, where
 real fusions of TNO / FLIR / NIR score 20-65; an image whose values all lie
 within 2 neighbouring levels has SD <= 1 and is caught. Imports no torch.
 
@@ -43,13 +44,13 @@ def is_constant(std: float) -> bool:
 
 
 def fused_image_stats(path: str | os.PathLike) -> dict[str, float | int | bool]:
-    """``{"min", "max", "std", "constant"}`` of a fused 8-bit PNG (std: population, in gray levels; a colour
-    image's largest channel std)."""
-    from datamodules.io import read_image
+    """``{"min", "max", "std", "constant"}`` of a fused 8-bit PNG (std: population, in gray levels), of its
+    luminance for a colour PNG (PIL "L" = the fused Y of a colour fusion, :mod:`datamodules.color`)."""
+    from PIL import Image
 
-    image = read_image(path, mode="native").astype(np.float64)
-    channels = image.reshape(-1, 1) if image.ndim == 2 else image.reshape(-1, image.shape[2])
-    std = float(channels.std(axis=0).max())
+    with Image.open(path) as png:
+        image = np.asarray(png if png.mode == "L" else png.convert("L")).astype(np.float64)
+    std = float(image.std())
     return {"min": int(image.min()), "max": int(image.max()), "std": std, "constant": is_constant(std)}
 
 

@@ -52,6 +52,14 @@ def test_the_constant_image_rule(tmp_path, data_root):
     colour = np.full((20, 20, 3), 90)
     colour[..., 2] = np.arange(20) * 10  # constant in R and G, a ramp in B
     assert not png("colour", colour)["constant"]
+    # a colour fusion whose fused Y is constant: the chroma is the visible image's, the method produced nothing
+    from datamodules.color import rgb_to_ycbcr, ycbcr_to_rgb
+    from datamodules.io import read_image
+
+    visible = rgb_to_ycbcr(read_image(data_root / "VIFB" / "input" / "VI" / "carLight.jpg", mode="rgb"))
+    visible[..., 0] = 128
+    flat_y = png("flat_y", ycbcr_to_rgb(visible))
+    assert flat_y["constant"] and flat_y["std"] < 1.0
     real = data_root / "IVIF-DIDFuse" / "Test_result" / "TNO_IJCAI" / "F1.png"
     assert not fused_image_stats(real)["constant"] and fused_image_stats(real)["std"] > 20
 
