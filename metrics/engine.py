@@ -89,7 +89,7 @@ def _evaluate(plan: Sequence[PlanEntry], tensors: list) -> tuple[dict, list[tupl
 
     from .color import conversion_notice
     from .degenerate import DegenerateInputWarning, guarded
-    from .functional._shared import shared_work
+    from .functional._shared import release, release_schedule, shared_work
 
     done: dict[tuple, list[float]] = {}
     why: dict[tuple, list[list[str]]] = {}
@@ -100,8 +100,9 @@ def _evaluate(plan: Sequence[PlanEntry], tensors: list) -> tuple[dict, list[tupl
             notices.append((Notice, notice))
     n = tensors[0].shape[0]
     per_image: list[list[tuple[type, str]]] = [[] for _ in range(n)]
+    releases = release_schedule([entry.functional for entry in plan])
     with shared_work(), torch.no_grad():
-        for entry in plan:
+        for entry, names in zip(plan, releases):
             if entry.work not in done:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # anything but a reason: nothing the engine reports
@@ -114,6 +115,7 @@ def _evaluate(plan: Sequence[PlanEntry], tensors: list) -> tuple[dict, list[tupl
                     item = (DegenerateInputWarning, f"{entry.name} ({entry.convention}): " + "; ".join(reasons))
                     if item not in per_image[i]:
                         per_image[i].append(item)
+            release(*names)  # its last declared reader has run: not held through the rest of the plan
     return done, notices, per_image
 
 

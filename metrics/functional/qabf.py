@@ -85,7 +85,7 @@ def qabf(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tens
     """
     check_inputs(fused, ir, vis)
     n = fused.shape[0]
-    v = to_255(torch.cat([fused, ir, vis]))
+    v = torch.cat([to_255(fused), to_255(ir), to_255(vis)])  # elementwise: to_255 of the cat
     if v.dtype == torch.float64 and v.device.type == "cpu" and not v.requires_grad and _L == 1.0 \
             and _kernels.available():  # the lines below, compiled (torch's sqrt, atan and exp): the same bits
         sx, sy = _sobel(v)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from ._checks import check_inputs, to_255
 from ._filters import filter_products, gaussian_taps
-from ._shared import shared
+from ._shared import shared, uses
 
 __all__ = ["MS_SSIM_WEIGHTS", "multiscale_ssim", "ssim", "ssim_maps", "ssim_valid"]
 
@@ -67,6 +67,7 @@ def _first_scale_maps(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) 
     return shared("ssim.maps", lambda: ssim_maps(to_255(fused), [to_255(ir), to_255(vis)]), (fused, ir, vis))
 
 
+@uses('ssim.maps')
 def ssim(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
     """SSIM = (SSIM(F, IR) + SSIM(F, VIS)) / 2, Wang's SSIM, mean of the 'valid' map (:func:`ssim_maps`).
 
@@ -112,6 +113,7 @@ def _min_size(scales: int) -> int:
     return size
 
 
+@uses('ssim.maps')
 def multiscale_ssim(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, *,
                     normalize: str | None = None) -> torch.Tensor:
     """MS_SSIM = (MS-SSIM(F, IR) + MS-SSIM(F, VIS)) / 2, Wang's multi-scale SSIM (``msssim.m``).
