@@ -196,16 +196,19 @@ class Job:
 # ---- memory guard ---------------------------------------------------------------------------------------
 
 #: Peak memory of one metric on one image above the image itself, in bytes per pixel (float64 on CPU, one
-#: thread): measured alone on a 1500 x 1000 pair through the engine (``python -m benchmarks.speed.metric_memory``),
+#: thread): measured alone in a fresh process on a 1500 x 1000 pair through the engine
+#: (``python -m benchmarks.speed.metric_memory``: Qabf, SSIM and MS-SSIM in strips, the others whole-image),
 #: rounded up; ``"NAME:CONVENTION"`` entries override ``"NAME"``, a name not here counts as ``"unknown"`` (the
 #: largest). Metrics run one after another and shared work is released after its last reader, so an image needs
 #: the largest entry of its plan, plus what :data:`SHARED_BYTES_PER_PIXEL` holds between readers.
 PEAK_BYTES_PER_PIXEL = {
-    "EN": 24, "MI": 90, "SD": 8, "SF": 16, "AG": 56, "Qabf": 264, "SCD": 48, "SSIM": 192, "MS_SSIM": 290,
+    "EN": 24, "MI": 90, "SD": 8, "SF": 16, "AG": 56, "Qabf": 104, "SCD": 48, "SSIM": 94, "MS_SSIM": 180,
     "CC": 88, "MSE": 32, "PSNR": 48, "VIF": 190, "VIFP": 206, "FMI_pixel": 50, "FMI_dct": 102, "FMI_w": 122,
     "Q": 198, "Qw": 198, "Qe": 248, "Qcb": 266, "Qcv": 188, "CE": 90, "EI": 56, "RMSE": 48,
     "unknown": 300,
 }
+#: The same metrics before their strips (whole-image maps): what another convention's variant of them counts.
+WHOLE_IMAGE_BYTES_PER_PIXEL = {"Qabf": 264, "SSIM": 192, "MS_SSIM": 290}
 #: What a shared intermediate (:mod:`metrics.functional._shared`) holds between its first and last reader, in
 #: bytes per pixel, and the per-image conversions kept for the whole image (0-255 copies, gray levels).
 SHARED_BYTES_PER_PIXEL = {"ssim.maps": 32, "vif.gain_terms": 64, "piella.window_terms": 16, "image": 27 + 48}
@@ -228,6 +231,8 @@ def memory_estimate(plan: Sequence[PlanEntry], pixels: int) -> tuple[int, list[t
     for entry, released in zip(plan, releases):
         per_pixel = PEAK_BYTES_PER_PIXEL.get(f"{entry.name}:{entry.convention}",
                                              PEAK_BYTES_PER_PIXEL.get(entry.name, PEAK_BYTES_PER_PIXEL["unknown"]))
+        if entry.convention != "default":
+            per_pixel = max(per_pixel, WHOLE_IMAGE_BYTES_PER_PIXEL.get(entry.name, 0))
         own[f"{entry.name} ({entry.convention})"] = per_pixel * pixels
         reads = set(getattr(entry.functional, "shared_intermediates", ()))
         others = sum(SHARED_BYTES_PER_PIXEL.get(name, 0) for name in alive - reads)
