@@ -33,8 +33,9 @@ import numpy as np
 
 from datamodules.errors import UserError
 
-__all__ = ["FLOAT32_TOLERANCE", "Job", "JobRunner", "Notice", "PlanEntry", "batch_values", "default_workers",
-           "float32_deviation", "float32_tolerance", "float64_only", "image_values", "resolve_plan"]
+__all__ = ["FLOAT32_TOLERANCE", "PEAK_BYTES_PER_PIXEL", "Job", "JobRunner", "Notice", "PlanEntry", "available_memory",
+           "batch_values", "check_memory", "default_workers", "float32_deviation", "float32_tolerance", "float64_only",
+           "image_values", "memory_estimate", "resolve_plan"]
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def _evaluate(plan: Sequence[PlanEntry], tensors: list) -> tuple[dict, list[tupl
 
     from .color import conversion_notice
     from .degenerate import DegenerateInputWarning, guarded
-    from .functional._shared import shared_work
+    from .functional._shared import release, release_schedule, shared_work
 
     done: dict[tuple, list[float]] = {}
     why: dict[tuple, list[list[str]]] = {}
@@ -100,8 +101,9 @@ def _evaluate(plan: Sequence[PlanEntry], tensors: list) -> tuple[dict, list[tupl
             notices.append((Notice, notice))
     n = tensors[0].shape[0]
     per_image: list[list[tuple[type, str]]] = [[] for _ in range(n)]
+    releases = release_schedule([entry.functional for entry in plan])
     with shared_work(), torch.no_grad():
-        for entry in plan:
+        for entry, names in zip(plan, releases):
             if entry.work not in done:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # anything but a reason: nothing the engine reports
@@ -114,12 +116,17 @@ def _evaluate(plan: Sequence[PlanEntry], tensors: list) -> tuple[dict, list[tupl
                     item = (DegenerateInputWarning, f"{entry.name} ({entry.convention}): " + "; ".join(reasons))
                     if item not in per_image[i]:
                         per_image[i].append(item)
+            release(*names)  # its last declared reader has run: not held through the rest of the plan
     return done, notices, per_image
 
 
 def image_values(plan: Sequence[PlanEntry], fused: np.ndarray, ir: np.ndarray, vis: np.ndarray,
-                 device: Any = "cpu") -> tuple[list[tuple[float, str]], list[tuple[type, str]]]:
+                 device: Any = "cpu", image_id: str | None = None
+                 ) -> tuple[list[tuple[float, str]], list[tuple[type, str]]]:
     """Every plan entry on one image (uint8 H x W or H x W x 3 each), in plan order.
+
+    First :func:`check_memory`: a ``UserError`` naming ``image_id`` where the image needs more memory than is
+    available.
 
     Returns:
         ``(values, warnings)``: per entry ``(value, colour rule applied)``; ``(category, message)``
@@ -128,6 +135,8 @@ def image_values(plan: Sequence[PlanEntry], fused: np.ndarray, ir: np.ndarray, v
     """
     from .color import applied_rule
 
+    check_memory(plan, *fused.shape[:2], image=f"image {image_id}" if image_id is not None else "the image",
+                 device=device)
     tensors = [_as_tensor(x, device) for x in (fused, ir, vis)]
     done, notices, per_image = _evaluate(plan, tensors)
     return [(done[e.work][0], applied_rule(e.color_rule, *tensors)) for e in plan], notices + per_image[0]
@@ -153,6 +162,7 @@ def batch_values(plan: Sequence[PlanEntry], triplets: Sequence[tuple[np.ndarray,
     from .functional._checks import compute_precision
 
     dtype = dtype or (torch.float64 if torch.device(device).type == "cpu" else torch.float32)
+    check_memory(plan, *triplets[0][0].shape[:2], image="a batch", count=len(triplets), device=device)
     stacked = [torch.cat([_as_tensor(t[i], device, dtype) for t in triplets]) for i in range(3)]
     wide = [e for e in plan if float64_only(e)] if dtype != torch.float64 else []
     with compute_precision(dtype):
@@ -219,6 +229,101 @@ class Job:
     cost: int = 0  # pixels: the largest jobs are started first when there are workers
 
 
+# ---- memory guard ---------------------------------------------------------------------------------------
+
+#: Peak memory of one metric on one image above the image itself, in bytes per pixel (float64 on CPU, one
+#: thread): measured alone in a fresh process on a 1500 x 1000 pair through the engine
+#: (``python -m benchmarks.speed.metric_memory``: Qabf, SSIM and MS-SSIM in strips, the others whole-image),
+#: rounded up; ``"NAME:CONVENTION"`` entries override ``"NAME"``, a name not here counts as ``"unknown"`` (the
+#: largest). Metrics run one after another and shared work is released after its last reader, so an image needs
+#: the largest entry of its plan, plus what :data:`SHARED_BYTES_PER_PIXEL` holds between readers.
+PEAK_BYTES_PER_PIXEL = {
+    "EN": 24, "MI": 90, "SD": 8, "SF": 16, "AG": 56, "Qabf": 104, "SCD": 48, "SSIM": 94, "MS_SSIM": 180,
+    "CC": 88, "MSE": 32, "PSNR": 48, "VIF": 190, "VIFP": 206, "FMI_pixel": 50, "FMI_dct": 102, "FMI_w": 122,
+    "Q": 198, "Qw": 198, "Qe": 248, "Qcb": 266, "Qcv": 188, "CE": 90, "EI": 56, "RMSE": 48,
+    "unknown": 300,
+}
+#: The same metrics before their strips (whole-image maps): what another convention's variant of them counts.
+WHOLE_IMAGE_BYTES_PER_PIXEL = {"Qabf": 264, "SSIM": 192, "MS_SSIM": 290}
+#: What a shared intermediate (:mod:`metrics.functional._shared`) holds between its first and last reader, in
+#: bytes per pixel, and the per-image conversions kept for the whole image (0-255 copies, gray levels).
+SHARED_BYTES_PER_PIXEL = {"ssim.maps": 32, "vif.gain_terms": 64, "piella.window_terms": 16, "image": 27 + 48}
+#: The estimate (:func:`memory_estimate`) is multiplied by this margin.
+MEMORY_MARGIN = 1.25
+
+
+def memory_estimate(plan: Sequence[PlanEntry], pixels: int) -> tuple[int, list[tuple[str, int]]]:
+    """Bytes that evaluating ``plan`` on ``pixels`` pixels (all images of a batch, CPU float64) needs at its peak,
+    and the plan's metrics by their own need, heaviest first.
+
+    The metrics run in plan order: at each, its own peak plus the shared intermediates other metrics computed
+    and have still to read (:func:`metrics.functional._shared.release_schedule`), plus the image's conversions;
+    the largest of these, times :data:`MEMORY_MARGIN`.
+    """
+    from .functional._shared import release_schedule
+
+    releases = release_schedule([entry.functional for entry in plan])
+    own, alive, peak = {}, set(), 0
+    for entry, released in zip(plan, releases):
+        per_pixel = PEAK_BYTES_PER_PIXEL.get(f"{entry.name}:{entry.convention}",
+                                             PEAK_BYTES_PER_PIXEL.get(entry.name, PEAK_BYTES_PER_PIXEL["unknown"]))
+        if entry.convention != "default":
+            per_pixel = max(per_pixel, WHOLE_IMAGE_BYTES_PER_PIXEL.get(entry.name, 0))
+        own[f"{entry.name} ({entry.convention})"] = per_pixel * pixels
+        reads = set(getattr(entry.functional, "shared_intermediates", ()))
+        others = sum(SHARED_BYTES_PER_PIXEL.get(name, 0) for name in alive - reads)
+        peak = max(peak, (per_pixel + others) * pixels)
+        alive = (alive | reads) - set(released)
+    need = int(MEMORY_MARGIN * (peak + SHARED_BYTES_PER_PIXEL["image"] * pixels))
+    return need, sorted(own.items(), key=lambda item: -item[1])
+
+
+def available_memory() -> int | None:
+    """Bytes this process may still allocate: ``MemAvailable`` of ``/proc/meminfo``, lowered to what the cgroup
+    (a container's limit) leaves; ``None`` where unknown (not Linux)."""
+    try:
+        with open("/proc/meminfo") as handle:
+            fields = dict(line.split(":", 1) for line in handle)
+        available = int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
+    try:
+        with open("/sys/fs/cgroup/memory.max") as handle:
+            limit = handle.read().strip()
+        if limit != "max":
+            with open("/sys/fs/cgroup/memory.current") as handle:
+                available = min(available, int(limit) - int(handle.read()))
+    except (OSError, ValueError):
+        pass
+    return available
+
+
+def _gb(count: float) -> str:
+    return f"{count / 2**30:.1f} GB"
+
+
+def check_memory(plan: Sequence[PlanEntry], height: int, width: int, image: str = "an image", count: int = 1,
+                 device: Any = "cpu") -> None:
+    """Raise :class:`UserError` when evaluating ``plan`` on ``count`` images of ``height`` x ``width`` would need
+    more memory than is available (:func:`memory_estimate`, :func:`available_memory`), rather than let the
+    operating system kill the process part way. Nothing is checked off CPU or where the memory is unknown."""
+    import torch
+
+    if torch.device(device).type != "cpu":
+        return
+    available = available_memory()
+    if available is None:
+        return
+    need, heaviest = memory_estimate(plan, count * height * width)
+    if need <= available:
+        return
+    names = ", ".join(f"{name} ~{_gb(b * MEMORY_MARGIN)}" for name, b in heaviest[:3])
+    raise UserError(f"{image} ({width} x {height}{f' x {count} images' if count > 1 else ''}) needs about "
+                    f"{_gb(need)} of memory to evaluate but {_gb(available)} is available; heaviest metrics: "
+                    f"{names}. Evaluate fewer metrics (--metrics, leaving out the heaviest), fewer images at a time "
+                    f"(--workers 1, --batch-size 1), or on a machine with more memory")
+
+
 # ---- worker processes ---------------------------------------------------------------------------------
 
 _WORKER_PLAN: list[PlanEntry] | None = None
@@ -238,7 +343,7 @@ def _init_worker(keys: list[tuple[str, str]], device: str) -> None:
 
 
 def _run_job(job: Job) -> tuple[int, list[float], list[tuple[type, str]]]:
-    values, caught = image_values(_WORKER_PLAN, *job.read(), device=_WORKER_DEVICE)
+    values, caught = image_values(_WORKER_PLAN, *job.read(), device=_WORKER_DEVICE, image_id=job.image_id)
     return job.index, values, caught
 
 
@@ -292,7 +397,7 @@ class JobRunner:
             return
         if self._pool is None:
             for job in jobs:
-                values, caught = image_values(self._plan, *job.read(), device=self.device)
+                values, caught = image_values(self._plan, *job.read(), device=self.device, image_id=job.image_id)
                 yield job, values, caught
             return
         by_index = {job.index: job for job in jobs}

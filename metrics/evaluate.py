@@ -469,19 +469,23 @@ def _rows(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, infos: list[
     """Every metric of ``infos`` on one batch, as long-table rows (image-major). Warnings name the images."""
     import pandas as pd
 
-    from .functional._shared import shared_work
-
     from .degenerate import guarded, warn_degenerate
+    from .engine import check_memory, resolve_plan
+    from .functional._shared import release, release_schedule, shared_work
 
+    check_memory(resolve_plan([(info.name, info.convention) for info in infos]), *fused.shape[-2:],
+                 image=f"{dataset or 'images'} {ids[0]}" + (f" (and {len(ids) - 1} more)" if len(ids) > 1 else ""),
+                 count=fused.shape[0], device=fused.device)
     values = []
     with shared_work():
-        for info in infos:
+        for info, names in zip(infos, release_schedule([info.functional for info in infos])):
             name = f"{info.name} ({info.convention})"
             with torch.no_grad():
                 result, reasons = guarded(info.functional, info.color_rule, fused, ir, vis, name=name, **info.options)
             for image_id, why in zip(ids, reasons):  # one warning per (image, metric)
                 warn_degenerate(f"{dataset or 'images'} {image_id}", name, why, stacklevel=3)
             values.append(result.detach().to("cpu", torch.float64).numpy())
+            release(*names)  # its last declared reader has run
     table = np.stack(values, axis=1)  # images x metrics
     return pd.DataFrame({
         "dataset": dataset,

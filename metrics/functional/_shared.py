@@ -10,6 +10,12 @@ training loss, anything under autograd) nothing is kept.
 
 A shared result that a consumer modified in place (its tensors' version counters moved)
 is computed again rather than handed out.
+
+A functional declares the intermediates it reads (:func:`uses`); the engine drops each one
+(:func:`release`) once the last metric of its plan that declares it has run
+(:func:`release_schedule`), so that one image's evaluation holds the intermediates still to
+be read, not every metric's. A consumer that did not declare one and asks for it after its
+release computes it again: the same values.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-__all__ = ["shared", "shared_work"]
+__all__ = ["release", "release_schedule", "shared", "shared_work", "uses"]
 
 _STORE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("ivif_bench_shared_work", default=None)
 
@@ -55,3 +61,30 @@ def _versions(value: Any) -> tuple:
     if isinstance(value, (tuple, list)):
         return tuple(v for item in value for v in _versions(item))
     return ()
+
+
+def uses(*names: str) -> Callable[[Callable], Callable]:
+    """Decorator: the functional reads the shared intermediates ``names`` (see :func:`release_schedule`)."""
+    def mark(functional: Callable) -> Callable:
+        functional.shared_intermediates = tuple(names)
+        return functional
+    return mark
+
+
+def release_schedule(functionals: list[Callable]) -> list[tuple[str, ...]]:
+    """Per position in ``functionals`` (a plan, in order) the shared names to release after it: those it is the
+    last to declare (:func:`uses`)."""
+    last: dict[str, int] = {}
+    for i, functional in enumerate(functionals):
+        for name in getattr(functional, "shared_intermediates", ()):
+            last[name] = i
+    return [tuple(name for name, at in last.items() if at == i) for i in range(len(functionals))]
+
+
+def release(*names: str) -> None:
+    """Drop the stored intermediates called ``names`` (whatever their inputs and options) from the current block."""
+    store = _STORE.get()
+    if store is None or not names:
+        return
+    for key in [key for key in store if key[0] in names]:
+        del store[key]

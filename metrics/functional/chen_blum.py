@@ -182,7 +182,7 @@ def chen_blum(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch
     """
     check_inputs(fused, ir, vis)
     n = fused.shape[0]
-    levels = to_255(torch.cat([ir, vis, fused])).round_()  # the reference reads uint8 images
+    levels = torch.cat([to_255(ir), to_255(vis), to_255(fused)]).round_()  # the reference reads uint8 images
     images = normalize_to_levels(levels)
     csf = _dog_csf(*images.shape[-2:], images.dtype, images.device)
     c_ir, c_vis, c_fused = _masked_contrast(frequency_filter(images, csf)).split(n)

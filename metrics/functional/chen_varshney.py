@@ -88,7 +88,7 @@ def chen_varshney(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> t
     """
     check_inputs(fused, ir, vis)
     n = fused.shape[0]
-    levels = to_255(torch.cat([ir, vis, fused])).round_()  # the reference reads uint8 images
+    levels = torch.cat([to_255(ir), to_255(vis), to_255(fused)]).round_()  # the reference reads uint8 images
     images = normalize_to_levels(levels)
     sources, fused_levels = images[: 2 * n], images[2 * n:]
     g_sq = _sobel_squared_magnitude(sources)

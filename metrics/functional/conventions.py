@@ -35,6 +35,7 @@ from .entropy import gray_levels
 from .mse import mean_squared_error
 from .rmse import vifb_rmse
 from .ssim import ssim_valid
+from ._shared import uses
 from .vif import vifp_per_source
 
 __all__ = [
@@ -188,6 +189,7 @@ def cddfuse_average_gradient(fused: torch.Tensor, ir: torch.Tensor | None = None
     return s.flatten(1).mean(dim=1)
 
 
+@uses('vif.gain_terms', 'vif.vifp_per_source')
 def cddfuse_vif(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
     """VIF (cddfuse) = VIFP(IR, F) + VIFP(VIS, F): Sheikh-Bovik pixel VIF, reported as "VIFF".
 

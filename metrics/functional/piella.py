@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from ..degenerate import DegenerateInputWarning
 from ._checks import check_inputs, compute_dtype
 from ._filters import filter_products, gaussian_taps, separable_correlate_valid
-from ._shared import shared
+from ._shared import shared, uses
 
 __all__ = ["edge_dependent_fusion_quality", "fusion_quality_index", "weighted_fusion_quality"]
 
@@ -147,6 +147,7 @@ def _nan(fused: torch.Tensor, batch_weights: bool, dtype) -> torch.Tensor:
     return torch.full(shape, math.nan, dtype=work, device=fused.device)
 
 
+@uses('piella.window_terms')
 def fusion_quality_index(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, *, window: str = "gaussian",
                          window_size: int = 11, sigma: float = 1.5, block_size: int = 8,
                          variance: str = "population", stabilizer: str = "ssim", eps: float = 1e-8,
@@ -196,6 +197,7 @@ def _weighted(f, a, b, batch_weights: bool, inputs: tuple | None = None, **optio
     return (saliency * quality).sum(dim=1) / saliency.sum(dim=1)
 
 
+@uses('piella.window_terms')
 def weighted_fusion_quality(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, *, window: str = "gaussian",
                             window_size: int = 11, sigma: float = 1.5, block_size: int = 8,
                             variance: str = "population", stabilizer: str = "ssim", eps: float = 1e-8,
@@ -265,6 +267,7 @@ def edge_map(image: torch.Tensor, edge: str = "piella") -> torch.Tensor:
     return (magnitude - low) / (high - low + 1e-6)
 
 
+@uses('piella.window_terms')
 def edge_dependent_fusion_quality(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, *,
                                   window: str = "gaussian", window_size: int = 11, sigma: float = 1.5,
                                   block_size: int = 8, variance: str = "population", stabilizer: str = "ssim",

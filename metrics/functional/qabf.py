@@ -25,11 +25,41 @@ _CONSTANTS = {"half_pi": math.pi / 2, "tg": _TG, "kg": _KG, "dg": _DG, "ta": _TA
 
 def _sobel(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """MATLAB ``conv2(v, h3, 'same')`` and ``conv2(v, h1, 'same')`` (zero padding): sx, sy, N x 1 x H x W."""
-    padded = F.pad(v, (1, 1, 1, 1))  # 'same' with zeros outside the image
+    return _sobel_valid(F.pad(v, (1, 1, 1, 1)))  # 'same' with zeros outside the image
+
+
+def _sobel_valid(padded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """sx, sy of the rows and columns of ``padded`` that have a neighbour on every side ('valid')."""
     # conv2 flips the kernel: flip(h3) = [1 2 1]' x [1 0 -1], flip(h1) = [-1 0 1]' x [1 2 1].
     sx = separable_correlate_valid(padded, (1.0, 2.0, 1.0), (1.0, 0.0, -1.0))
     sy = separable_correlate_valid(padded, (-1.0, 0.0, 1.0), (1.0, 2.0, 1.0))
     return sx, sy
+
+
+#: Pixels per strip of :func:`_compiled_maps` (its working set: about 270 bytes per pixel of a strip).
+_STRIP_PIXELS = 1 << 18
+
+
+def _compiled_maps(images: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The numerator and denominator maps (N x H W) of (F, IR, VIS) on the 0-255 scale, strip by strip.
+
+    Each strip of rows is stacked with a one-row halo (zeros at the image's top and bottom, as ``_sobel``
+    pads), its Sobel responses and maps computed (:func:`_kernels.qabf_maps`) and written into the full-size
+    maps: every value by the same operations as the whole image's (the filter is per pixel, torch's sqrt /
+    atan / exp elementwise), so the same bits, in 16 bytes per pixel plus one strip's working set.
+    """
+    n, _, height, width = images[0].shape
+    numerator, denominator = (images[0].new_empty(n, height * width) for _ in range(2))
+    rows = max(1, _STRIP_PIXELS // max(1, width))
+    for top in range(0, height, rows):
+        count = min(rows, height - top)
+        low, high = max(top - 1, 0), min(top + count + 1, height)
+        part = torch.cat([x[..., low:high, :] for x in images])
+        padded = F.pad(part, (1, 1, 1 if low == top else 0, 1 if high == top + count else 0))
+        num, den = _kernels.qabf_maps(*_sobel_valid(padded), _CONSTANTS)
+        numerator[:, top * width:(top + count) * width] = num
+        denominator[:, top * width:(top + count) * width] = den
+    return numerator, denominator
 
 
 def sobel_strength_orientation(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -85,13 +115,13 @@ def qabf(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tens
     """
     check_inputs(fused, ir, vis)
     n = fused.shape[0]
-    v = to_255(torch.cat([fused, ir, vis]))
-    if v.dtype == torch.float64 and v.device.type == "cpu" and not v.requires_grad and _L == 1.0 \
-            and _kernels.available():  # the lines below, compiled (torch's sqrt, atan and exp): the same bits
-        sx, sy = _sobel(v)
-        numerator_map, denominator_map = _kernels.qabf_maps(sx, sy, _CONSTANTS)
+    images = (to_255(fused), to_255(ir), to_255(vis))
+    if images[0].dtype == torch.float64 and images[0].device.type == "cpu" and not images[0].requires_grad \
+            and _L == 1.0 and _kernels.available():  # the lines below, compiled (torch's sqrt, atan, exp): same bits
+        numerator_map, denominator_map = _compiled_maps(images)
         numerator, denominator = numerator_map.sum(1), denominator_map.sum(1)
     else:
+        v = torch.cat(images)  # elementwise: to_255 of the cat
         g, a = sobel_strength_orientation(v)
         (g_f, g_a, g_b), (a_f, a_a, a_b) = g.split(n), a.split(n)
         w_a, w_b = g_a.pow(_L), g_b.pow(_L)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from ._checks import check_inputs, to_255
 from ._filters import filter_products, gaussian_taps
-from ._shared import shared
+from ._shared import shared, uses
 
 __all__ = ["MS_SSIM_WEIGHTS", "multiscale_ssim", "ssim", "ssim_maps", "ssim_valid"]
 
@@ -34,7 +34,35 @@ def ssim_maps(reference: torch.Tensor, others: list[torch.Tensor]) -> list[tuple
     Shape:
         reference, others[i]: N x 1 x H x W on the 0-255 scale, H, W >= 11; returns, per
         other image, (ssim_map, cs_map), each N x 1 x (H - 10) x (W - 10).
+
+    On CPU outside autograd the maps are computed in strips of output rows (each strip's input with
+    the window's 10-row halo) written into the full-size maps: every value by the same operations
+    (the filter is per pixel, the rest elementwise), so the same bits, in the maps' 16 bytes per pixel
+    per other image plus one strip's working set.
     """
+    height = reference.shape[-2] - _WINDOW + 1
+    rows = max(1, _STRIP_PIXELS // max(1, reference.shape[-1]))
+    if reference.device.type != "cpu" or height <= rows or any(t.requires_grad for t in (reference, *others)):
+        return _ssim_maps(reference, others)
+    maps = None
+    for top in range(0, height, rows):
+        count = min(rows, height - top)
+        part = _ssim_maps(reference[..., top:top + count + _WINDOW - 1, :],
+                          [x[..., top:top + count + _WINDOW - 1, :] for x in others])
+        if maps is None:
+            maps = [tuple(m.new_empty(*m.shape[:-2], height, m.shape[-1]) for m in pair) for pair in part]
+        for pair, strip in zip(maps, part):
+            for whole, piece in zip(pair, strip):
+                whole[..., top:top + count, :] = piece
+    return maps
+
+
+#: Output pixels per strip of :func:`ssim_maps` (its working set: about 200 bytes per pixel of a strip).
+_STRIP_PIXELS = 1 << 18
+
+
+def _ssim_maps(reference: torch.Tensor, others: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """:func:`ssim_maps` in one piece."""
     taps = gaussian_taps(_WINDOW, _SIGMA)
     images = torch.cat([reference, *others], dim=1)  # N x (1 + k) x H x W
     products = [(0, None), (0, 0)] + [p for i in range(1, len(others) + 1) for p in ((i, None), (i, i), (0, i))]
@@ -67,6 +95,7 @@ def _first_scale_maps(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) 
     return shared("ssim.maps", lambda: ssim_maps(to_255(fused), [to_255(ir), to_255(vis)]), (fused, ir, vis))
 
 
+@uses('ssim.maps')
 def ssim(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
     """SSIM = (SSIM(F, IR) + SSIM(F, VIS)) / 2, Wang's SSIM, mean of the 'valid' map (:func:`ssim_maps`).
 
@@ -112,6 +141,7 @@ def _min_size(scales: int) -> int:
     return size
 
 
+@uses('ssim.maps')
 def multiscale_ssim(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, *,
                     normalize: str | None = None) -> torch.Tensor:
     """MS_SSIM = (MS-SSIM(F, IR) + MS-SSIM(F, VIS)) / 2, Wang's multi-scale SSIM (``msssim.m``).

@@ -26,7 +26,7 @@ from ..degenerate import DegenerateInputWarning
 from ._checks import check_inputs, to_255
 from . import _kernels
 from ._filters import filter_products, gaussian_taps
-from ._shared import shared
+from ._shared import shared, uses
 
 __all__ = ["vif_maps", "vif_pixel_per_source", "vifp_per_source", "visual_information_fidelity_fusion",
            "visual_information_fidelity_pixel"]
@@ -112,6 +112,7 @@ def _too_small(fused: torch.Tensor, name: str) -> bool:
     return False
 
 
+@uses('vif.gain_terms')
 def visual_information_fidelity_fusion(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, *,
                                        sigma_n_sq: float = 0.005 * 255**2, c: float = 1e-7) -> torch.Tensor:
     """Han et al. 2013 VIFF (``VIFF_Public.m``, gray case): one symmetric value per image, in [0, ~1], higher is better.
@@ -166,6 +167,7 @@ def vifp_per_source(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, si
                   (fused, ir, vis), sigma_n_sq=sigma_n_sq)
 
 
+@uses('vif.gain_terms', 'vif.vifp_per_source')
 def visual_information_fidelity_pixel(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, *,
                                       sigma_n_sq: float = 2.0) -> torch.Tensor:
     """Sheikh-Bovik pixel VIF summed over the sources: VIFP(IR, F) + VIFP(VIS, F), in [0, ~2], higher is better.
