@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 # Before torch loads OpenMP: idle OpenMP threads sleep instead of spinning, so that small torch ops stay fast
@@ -14,6 +17,51 @@ import torch  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("IVIF_BENCH_TEST_DATA", REPO_ROOT.parent / "shared" / "data")).resolve()
+
+
+class FileServer:
+    """Serves folders over HTTP on 127.0.0.1, as raw.githubusercontent.com serves a repository (the download
+    tests fetch from it; nothing leaves the machine): ``url = file_server(folder)``; ``requested`` lists the
+    paths asked of the servers so far, in order."""
+
+    def __init__(self) -> None:
+        self.requested: list[str] = []
+        self._running: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
+
+    def __call__(self, folder: Path) -> str:
+        requested = self.requested
+
+        class Handler(SimpleHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                requested.append(self.path)
+                super().do_GET()
+
+            def log_message(self, *args):  # quiet
+                pass
+
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        self._running.append((httpd, thread))
+        return f"http://127.0.0.1:{httpd.server_address[1]}"
+
+    def close(self) -> None:
+        for httpd, thread in self._running:
+            httpd.shutdown()
+            httpd.server_close()
+            thread.join(timeout=5)
+
+
+@pytest.fixture()
+def file_server(monkeypatch):
+    """A :class:`FileServer`, with proxies bypassed for 127.0.0.1; its servers stop after the test."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    servers = FileServer()
+    try:
+        yield servers
+    finally:
+        servers.close()
 
 
 @pytest.fixture(scope="session")

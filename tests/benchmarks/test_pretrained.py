@@ -7,10 +7,7 @@ Runs fuse two 64 x 80 centre crops of real TNO pairs (a folder test set), with o
 
 from __future__ import annotations
 
-import functools
 import shutil
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pandas as pd
@@ -52,13 +49,8 @@ def fresh(tmp_path, monkeypatch) -> Path:
     return root
 
 
-class _Handler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # quiet
-        pass
-
-
 @pytest.fixture()
-def server(tmp_path, data_root, monkeypatch):
+def server(tmp_path, data_root, file_server):
     """A raw-file server (raw.githubusercontent.com's layout) with the three weights artifacts; the DIDFuse
     encoder is served with one byte flipped. Yields (base_url, {path in its repository: served file})."""
     served, where = tmp_path / "served", {}
@@ -72,17 +64,7 @@ def server(tmp_path, data_root, monkeypatch):
     data = bytearray(encoder.read_bytes())
     data[len(data) // 2] ^= 0xFF
     encoder.write_bytes(bytes(data))
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(served)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", where
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    yield file_server(served), where
 
 
 def _run(out: Path, datasets: str, *extra: str, profile: str = "pretrained") -> list[str]:

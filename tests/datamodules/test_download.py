@@ -6,10 +6,7 @@ The server lays files out as raw.githubusercontent.com does
 
 from __future__ import annotations
 
-import functools
 import shutil
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -22,19 +19,8 @@ UPSTREAM = "IVIF-DIDFuse"
 FLIR = "Datasets/Test_data_FLIR"
 
 
-class _Handler(SimpleHTTPRequestHandler):
-    requested: list[str] = []
-
-    def do_GET(self):  # noqa: N802
-        type(self).requested.append(self.path)
-        super().do_GET()
-
-    def log_message(self, *args):  # quiet
-        pass
-
-
 @pytest.fixture()
-def server(tmp_path, data_root, monkeypatch):
+def server(tmp_path, data_root, file_server):
     """A raw-file server with FLIR pairs 1-3 and 2 of TNO; VIS3.jpg is served corrupted. Yields (base_url, served dir)."""
     source = SOURCES[UPSTREAM]
     served = tmp_path / "served"
@@ -48,21 +34,10 @@ def server(tmp_path, data_root, monkeypatch):
     data = bytearray(corrupted.read_bytes())
     data[len(data) // 2] ^= 0xFF  # one byte altered: same size, different sha256
     corrupted.write_bytes(bytes(data))
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    _Handler.requested = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(served)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", base
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    yield file_server(served), base
 
 
-def test_download_verifies_every_file_and_refuses_a_corrupted_one(server, tmp_path, data_root):
+def test_download_verifies_every_file_and_refuses_a_corrupted_one(server, tmp_path, data_root, file_server):
     url, served = server
     root = tmp_path / "root"
     with pytest.raises(DownloadError, match=r"1 file\(s\) failed: .*Test_data_FLIR/VIS3.jpg: downloaded from .*sha256 does not match"):
@@ -76,9 +51,9 @@ def test_download_verifies_every_file_and_refuses_a_corrupted_one(server, tmp_pa
 
     # the upstream file is fixed: only the missing file is fetched again
     shutil.copyfile(data_root / UPSTREAM / FLIR / "VIS3.jpg", served / FLIR / "VIS3.jpg")
-    _Handler.requested = []
+    file_server.requested.clear()
     written = download(["flir"], root, ids="1-3", base_url=url)
-    assert written == [folder / "VIS3.jpg"] and len(_Handler.requested) == 1
+    assert written == [folder / "VIS3.jpg"] and len(file_server.requested) == 1
     assert verify(root, ["flir"], ids="1-3")[0].ok
 
     # a damaged local file is detected and replaced

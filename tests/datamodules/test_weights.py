@@ -6,10 +6,7 @@ does (``<owner>/<repo>/<commit>/<path>``); one served weights file is corrupted.
 
 from __future__ import annotations
 
-import functools
 import shutil
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -31,17 +28,6 @@ from lightning_modules.ifcnn import IFCNN
 SNAPSHOTS = "IFCNN/Code/snapshots"
 
 
-class _Handler(SimpleHTTPRequestHandler):
-    requested: list[str] = []
-
-    def do_GET(self):  # noqa: N802
-        type(self).requested.append(self.path)
-        super().do_GET()
-
-    def log_message(self, *args):  # quiet
-        pass
-
-
 def _flip_one_byte(path):
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF  # same size, different sha256
@@ -49,7 +35,7 @@ def _flip_one_byte(path):
 
 
 @pytest.fixture()
-def server(tmp_path, data_root, monkeypatch):
+def server(tmp_path, data_root, monkeypatch, file_server):
     """A raw-file server with the IFCNN and DIDFuse weights; IFCNN-SUM.pth is served corrupted.
 
     Yields (base_url, {artifact file path: served path}).
@@ -63,20 +49,9 @@ def server(tmp_path, data_root, monkeypatch):
             shutil.copyfile(entry.target(data_root), target)
             where[entry.path] = target
     _flip_one_byte(where["Code/snapshots/IFCNN-SUM.pth"])
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the user cache dir, empty
     monkeypatch.delenv("IVIF_BENCH_DATA", raising=False)
-    _Handler.requested = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(served)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", where
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    yield file_server(served), where
 
 
 def test_manifest_lists_every_artifact_with_its_pinned_source():
@@ -123,7 +98,7 @@ def test_the_shared_data_root_verifies_and_an_altered_file_is_named(data_root, t
         DIDFuse.from_data_root(root)
 
 
-def test_download_checks_every_file_and_refuses_a_corrupted_one(server, tmp_path, data_root):
+def test_download_checks_every_file_and_refuses_a_corrupted_one(server, tmp_path, data_root, file_server):
     from datamodules.weights import download_weights
 
     url, served = server
@@ -143,9 +118,9 @@ def test_download_checks_every_file_and_refuses_a_corrupted_one(server, tmp_path
     # the upstream file is fixed: only the missing file is fetched again
     entry = {f.path: f for f in artifact_files("ifcnn_weights")}["Code/snapshots/IFCNN-SUM.pth"]
     shutil.copyfile(entry.target(data_root), served[entry.path])
-    _Handler.requested = []
+    file_server.requested.clear()
     assert download_weights(["ifcnn_weights"], root, base_url=url) == [folder / "IFCNN-SUM.pth"]
-    assert len(_Handler.requested) == 1 and verify_weights(["ifcnn_weights"], root)[0].ok
+    assert len(file_server.requested) == 1 and verify_weights(["ifcnn_weights"], root)[0].ok
     assert IFCNN.from_official("sum", data_root=root).hparams.scheme == "sum"
 
     # a damaged local copy is refused by name, then replaced
