@@ -1,6 +1,6 @@
 """Qcb: Chen and Blum's perceptual fusion quality.
 
-Registered here for the default convention; :mod:`metrics.conventions` adds it to vifb.
+Registered for the default convention and vifb in :mod:`metrics.catalogue`.
 """
 
 from __future__ import annotations

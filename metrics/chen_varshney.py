@@ -1,6 +1,6 @@
 """Qcv: Chen and Varshney's perceptual fusion quality, lower is better.
 
-Registered here for the default convention; :mod:`metrics.conventions` adds it to vifb.
+Registered for the default convention and vifb in :mod:`metrics.catalogue`.
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ Example:
 from __future__ import annotations
 
 from .base import FusionMetric
-from .catalogue import TANG2022 as CONVENTION, TANG2022_COLOR_RULE as COLOR_RULE, TANG2022_REFERENCE as REFERENCE
+from .catalogue import (TANG2022 as CONVENTION, TANG2022_COLOR_RULE as COLOR_RULE,  # noqa: F401  (the table is there)
+                        TANG2022_REFERENCE as REFERENCE)
 from .functional import tang2022 as ft
 
 __all__ = ["COLOR_RULE", "REFERENCE", "Tang2022Qabf", "Tang2022SpatialFrequency", "Tang2022StandardDeviation",
