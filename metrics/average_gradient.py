@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .base import FusionMetric
 from .functional.average_gradient import average_gradient
-from .registry import MetricInfo, register_metric
 
 __all__ = ["AverageGradient"]
 
@@ -27,11 +26,3 @@ class AverageGradient(FusionMetric):
     functional = staticmethod(average_gradient)
     higher_is_better = True
     is_differentiable = False
-
-
-register_metric(MetricInfo(
-    name="AG", metric_class=AverageGradient, functional=average_gradient, higher_is_better=True,
-    unit="gray levels per pixel (0-255 scale)",
-    definition="sum of sqrt((gx^2 + gy^2) / 2) over all pixels / ((H-1)(W-1)), MATLAB gradient of 255 F",
-    reference="Cui et al. 2015, Opt. Commun. 341 199-209; as in VIFB metricsAvg_gradient.m",
-))

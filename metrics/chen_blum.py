@@ -1,13 +1,12 @@
 """Qcb: Chen and Blum's perceptual fusion quality.
 
-Registered here for the default convention; :mod:`metrics.conventions` adds it to vifb.
+Registered for the default convention and vifb in :mod:`metrics.catalogue`.
 """
 
 from __future__ import annotations
 
 from .base import FusionMetric
 from .functional.chen_blum import chen_blum
-from .registry import MetricInfo, register_metric
 
 __all__ = ["ChenBlum"]
 
@@ -32,10 +31,3 @@ class ChenBlum(FusionMetric):
     functional = staticmethod(chen_blum)
     higher_is_better = True
     is_differentiable = False
-
-
-register_metric(MetricInfo(
-    name="Qcb", metric_class=ChenBlum, functional=chen_blum, higher_is_better=True, unit="[0, 1]",
-    definition="mean of lambda_IR Q_IR,F + lambda_VIS Q_VIS,F, local contrast after a DoG CSF (Z. Liu's code)",
-    reference="Chen and Blum 2009, Image Vis. Comput. 27(10) 1421-1432; VIFB metricsQcb.m",
-))

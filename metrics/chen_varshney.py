@@ -1,13 +1,12 @@
 """Qcv: Chen and Varshney's perceptual fusion quality, lower is better.
 
-Registered here for the default convention; :mod:`metrics.conventions` adds it to vifb.
+Registered for the default convention and vifb in :mod:`metrics.catalogue`.
 """
 
 from __future__ import annotations
 
 from .base import FusionMetric
 from .functional.chen_varshney import chen_varshney
-from .registry import MetricInfo, register_metric
 
 __all__ = ["ChenVarshney"]
 
@@ -32,12 +31,3 @@ class ChenVarshney(FusionMetric):
     functional = staticmethod(chen_varshney)
     higher_is_better = False
     is_differentiable = False
-
-
-register_metric(MetricInfo(
-    name="Qcv", metric_class=ChenVarshney, functional=chen_varshney, higher_is_better=False,
-    unit="squared gray levels (0-255 scale), >= 0",
-    definition="sum_regions(lambda_IR D_IR + lambda_VIS D_VIS) / sum(lambda_IR + lambda_VIS), 16 x 16 regions, "
-               "Mannos-Sakrison CSF (Z. Liu's code)",
-    reference="Chen and Varshney 2007, Inf. Fusion 8(2) 193-207; VIFB metricsQcv.m",
-))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .base import FusionMetric
 from .functional.correlation import correlation_coefficient
-from .registry import MetricInfo, register_metric
 
 __all__ = ["CorrelationCoefficient"]
 
@@ -27,11 +26,3 @@ class CorrelationCoefficient(FusionMetric):
     functional = staticmethod(correlation_coefficient)
     higher_is_better = True
     is_differentiable = False
-
-
-register_metric(MetricInfo(
-    name="CC", metric_class=CorrelationCoefficient, functional=correlation_coefficient, higher_is_better=True,
-    unit="[-1, 1]",
-    definition="(corr(F, IR) + corr(F, VIS)) / 2, Pearson correlation over the whole image",
-    reference="Deshmukh and Bhosale 2010, Int. J. Image Process. 4(5) 484-493",
-))

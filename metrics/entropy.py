@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .base import FusionMetric
 from .functional.entropy import entropy
-from .registry import MetricInfo, register_metric
 
 __all__ = ["Entropy"]
 
@@ -28,10 +27,3 @@ class Entropy(FusionMetric):
     functional = staticmethod(entropy)
     higher_is_better = True
     is_differentiable = False
-
-
-register_metric(MetricInfo(
-    name="EN", metric_class=Entropy, functional=entropy, higher_is_better=True, unit="bits, [0, 8]",
-    definition="Shannon entropy, log2, of the 256-bin histogram of round(255 F)",
-    reference="Roberts et al. 2008, J. Appl. Remote Sens. 2(1) 023522; as in VIFB metricsEntropy.m",
-))

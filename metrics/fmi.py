@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from .base import FusionMetric
 from .functional.fmi import fmi_dct, fmi_pixel, fmi_wavelet
-from .registry import MetricInfo, register_metric
 
 __all__ = ["FeatureMutualInformationDCT", "FeatureMutualInformationPixel", "FeatureMutualInformationWavelet"]
-
-_REFERENCE = ("M. Haghighat and M. A. Razian, Fast-FMI: non-reference image fusion metric, AICT 2014; "
-              "fmi.m (mhaghighat/fmi)")
 
 
 class FeatureMutualInformationPixel(FusionMetric):
@@ -41,21 +37,3 @@ class FeatureMutualInformationWavelet(FusionMetric):
 
     functional = staticmethod(fmi_wavelet)
     higher_is_better = True
-
-
-register_metric(MetricInfo(
-    name="FMI_pixel", metric_class=FeatureMutualInformationPixel, functional=fmi_pixel, higher_is_better=True,
-    unit="[0, 1]",
-    definition="mean over 3x3 windows of the normalised MI (Nelsen joint pdf) of F with A and with B, "
-               "on gray levels",
-    reference=_REFERENCE))
-register_metric(MetricInfo(
-    name="FMI_dct", metric_class=FeatureMutualInformationDCT, functional=fmi_dct, higher_is_better=True,
-    unit="[0, 1]", definition="FMI_pixel on the orthonormal 2-D DCT-II of the images (MATLAB dct2)",
-    reference=_REFERENCE))
-register_metric(MetricInfo(
-    name="FMI_w", metric_class=FeatureMutualInformationWavelet, functional=fmi_wavelet, higher_is_better=True,
-    unit="[0, 1]",
-    definition="FMI_pixel on the one-level dmey DWT [cA cH; cV cD], min-max normalised "
-               "(PyWavelets' 62-tap dmey, MATLAB's has 102 taps)",
-    reference=_REFERENCE))

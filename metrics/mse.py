@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .base import FusionMetric
 from .functional.mse import mean_squared_error, peak_signal_noise_ratio
-from .registry import MetricInfo, register_metric
 
 __all__ = ["MeanSquaredError", "PeakSignalNoiseRatio"]
 
@@ -47,17 +46,3 @@ class PeakSignalNoiseRatio(FusionMetric):
     functional = staticmethod(peak_signal_noise_ratio)
     higher_is_better = True
     is_differentiable = False
-
-
-register_metric(MetricInfo(
-    name="MSE", metric_class=MeanSquaredError, functional=mean_squared_error, higher_is_better=False,
-    unit="squared gray levels (0-255 scale)",
-    definition="(MSE(F, IR) + MSE(F, VIS)) / 2 on the 0-255 scale",
-    reference="Jagalingam and Hegde 2015, Aquatic Procedia 4 133-142",
-))
-register_metric(MetricInfo(
-    name="PSNR", metric_class=PeakSignalNoiseRatio, functional=peak_signal_noise_ratio, higher_is_better=True,
-    unit="dB",
-    definition="10 log10(255^2 / MSE), MSE the mean of MSE(F, IR) and MSE(F, VIS)",
-    reference="Jagalingam and Hegde 2015, Aquatic Procedia 4 133-142",
-))

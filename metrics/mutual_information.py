@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .base import FusionMetric
 from .functional.mutual_information import mutual_information
-from .registry import MetricInfo, register_metric
 
 __all__ = ["MutualInformation"]
 
@@ -27,11 +26,3 @@ class MutualInformation(FusionMetric):
     functional = staticmethod(mutual_information)
     higher_is_better = True
     is_differentiable = False
-
-
-register_metric(MetricInfo(
-    name="MI", metric_class=MutualInformation, functional=mutual_information, higher_is_better=True,
-    unit="bits, [0, 16]",
-    definition="MI(F, IR) + MI(F, VIS), log2, each from the exact 256 x 256 joint histogram of round(255 x)",
-    reference="Qu, Zhang and Yan 2002, Electron. Lett. 38(7) 313-315",
-))

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from .base import FusionMetric
 from .functional.piella import edge_dependent_fusion_quality, fusion_quality_index, weighted_fusion_quality
-from .registry import MetricInfo, register_metric
 
 __all__ = ["EdgeDependentFusionQuality", "FusionQualityIndex", "WeightedFusionQuality"]
-
-_REFERENCE = ("G. Piella and H. Heijmans, A new quality metric for image fusion, ICIP 2003; "
-              "metricPeilla.m + ssim_index.m (zhengliu6699/imageFusionMetrics)")
 
 
 class FusionQualityIndex(FusionMetric):
@@ -52,21 +48,3 @@ class EdgeDependentFusionQuality(FusionMetric):
     functional = staticmethod(edge_dependent_fusion_quality)
     is_differentiable = True
     higher_is_better = True
-
-
-register_metric(MetricInfo(
-    name="Q", metric_class=FusionQualityIndex, functional=fusion_quality_index, higher_is_better=True,
-    unit="[-1, 1]",
-    definition="mean over 11x11 Gaussian windows of lambda SSIM(A,F) + (1-lambda) SSIM(B,F), "
-               "lambda = sA^2 / (sA^2 + sB^2)",
-    reference=_REFERENCE))
-register_metric(MetricInfo(
-    name="Qw", metric_class=WeightedFusionQuality, functional=weighted_fusion_quality, higher_is_better=True,
-    unit="[-1, 1]",
-    definition="Q with windows weighted by c = max(sA^2, sB^2) / sum over windows",
-    reference=_REFERENCE))
-register_metric(MetricInfo(
-    name="Qe", metric_class=EdgeDependentFusionQuality, functional=edge_dependent_fusion_quality,
-    higher_is_better=True, unit="[-1, 1]",
-    definition="Qw(A, B, F) * Qw of the edge maps ([1 0 -1] x3 kernels and transpose, magnitude, 'same')",
-    reference=_REFERENCE))

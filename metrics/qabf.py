@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .base import FusionMetric
 from .functional.qabf import qabf
-from .registry import MetricInfo, register_metric
 
 __all__ = ["Qabf"]
 
@@ -31,10 +30,3 @@ class Qabf(FusionMetric):
     functional = staticmethod(qabf)
     higher_is_better = True
     is_differentiable = False
-
-
-register_metric(MetricInfo(
-    name="Qabf", metric_class=Qabf, functional=qabf, higher_is_better=True, unit="[0, 1]",
-    definition="sum(Q^AF g_A + Q^BF g_B) / sum(g_A + g_B), Sobel edge strength and orientation preservation",
-    reference="Xydeas and Petrovic 2000, Electron. Lett. 36(4) 308-309; VIFB metricsQabf.m",
-))

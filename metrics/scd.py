@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .base import FusionMetric
 from .functional.scd import sum_of_correlations_of_differences
-from .registry import MetricInfo, register_metric
 
 __all__ = ["SumOfCorrelationsOfDifferences"]
 
@@ -28,11 +27,3 @@ class SumOfCorrelationsOfDifferences(FusionMetric):
     functional = staticmethod(sum_of_correlations_of_differences)
     higher_is_better = True
     is_differentiable = False
-
-
-register_metric(MetricInfo(
-    name="SCD", metric_class=SumOfCorrelationsOfDifferences, functional=sum_of_correlations_of_differences,
-    higher_is_better=True, unit="[-2, 2]",
-    definition="corr(F - VIS, IR) + corr(F - IR, VIS), Pearson over the whole image",
-    reference="Aslantas and Bendes 2015, AEU Int. J. Electron. Commun. 69(12) 1890-1896",
-))

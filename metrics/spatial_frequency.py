@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .base import FusionMetric
 from .functional.spatial_frequency import spatial_frequency
-from .registry import MetricInfo, register_metric
 
 __all__ = ["SpatialFrequency"]
 
@@ -27,11 +26,3 @@ class SpatialFrequency(FusionMetric):
     functional = staticmethod(spatial_frequency)
     higher_is_better = True
     is_differentiable = False
-
-
-register_metric(MetricInfo(
-    name="SF", metric_class=SpatialFrequency, functional=spatial_frequency, higher_is_better=True,
-    unit="gray levels (0-255 scale)",
-    definition="sqrt(RF^2 + CF^2), means over the H x (W-1) and (H-1) x W squared differences of 255 F",
-    reference="Eskicioglu and Fisher 1995, IEEE Trans. Commun. 43(12) 2959-2965",
-))

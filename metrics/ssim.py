@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .base import FusionMetric
 from .functional.ssim import multiscale_ssim, ssim
-from .registry import MetricInfo, register_metric
 
 __all__ = ["MultiScaleStructuralSimilarity", "StructuralSimilarity"]
 
@@ -51,16 +50,3 @@ class MultiScaleStructuralSimilarity(FusionMetric):
     functional = staticmethod(multiscale_ssim)
     higher_is_better = True
     is_differentiable = True
-
-
-register_metric(MetricInfo(
-    name="SSIM", metric_class=StructuralSimilarity, functional=ssim, higher_is_better=True, unit="[-1, 1]",
-    definition="(SSIM(F, IR) + SSIM(F, VIS)) / 2, Gaussian 11 x 11 sigma 1.5, 'valid', K = (0.01, 0.03), L = 255",
-    reference="Wang et al. 2004, IEEE TIP 13(4) 600-612 (ssim_index.m); average as DenseFuse's SSIM_a",
-))
-register_metric(MetricInfo(
-    name="MS_SSIM", metric_class=MultiScaleStructuralSimilarity, functional=multiscale_ssim,
-    higher_is_better=True, unit="[0, 1]",
-    definition="(MS-SSIM(F, IR) + MS-SSIM(F, VIS)) / 2, 5 scales, weights (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)",
-    reference="Wang, Simoncelli and Bovik 2003, Asilomar Conf. Signals, Systems and Computers; torchmetrics",
-))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .base import FusionMetric
 from .functional.standard_deviation import standard_deviation
-from .registry import MetricInfo, register_metric
 
 __all__ = ["StandardDeviation"]
 
@@ -27,11 +26,3 @@ class StandardDeviation(FusionMetric):
     functional = staticmethod(standard_deviation)
     higher_is_better = True
     is_differentiable = False
-
-
-register_metric(MetricInfo(
-    name="SD", metric_class=StandardDeviation, functional=standard_deviation, higher_is_better=True,
-    unit="gray levels (0-255 scale)",
-    definition="population standard deviation of 255 F",
-    reference="Rao 1997, Int. J. Remote Sens. 18(4); as in VIFB metricsSD.m",
-))

@@ -30,8 +30,11 @@ def small_run(tmp_path_factory) -> Path:
     return out
 
 
-def _modules_after(args: list[str], extra: str = "") -> dict[str, bool]:
-    """Run ``ivif-bench ARGS`` in a fresh interpreter; which heavy packages it had imported at the end."""
+HEAVY = ("torch", "lightning", "torchmetrics", "wandb")
+
+
+def _modules_after(args: list[str], extra: str = "", modules: tuple[str, ...] = HEAVY) -> dict[str, bool]:
+    """Run ``ivif-bench ARGS`` in a fresh interpreter; which of ``modules`` it had imported at the end."""
     code = ("import contextlib, io, json, sys\n"
             "from benchmarks.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
@@ -39,7 +42,7 @@ def _modules_after(args: list[str], extra: str = "") -> dict[str, bool]:
             f"        main({args!r})\n"
             "    except SystemExit:\n"
             "        pass\n"
-            "print(json.dumps({m: m in sys.modules for m in ('torch', 'lightning', 'torchmetrics', 'wandb')}))\n")
+            f"print(json.dumps({{m: m in sys.modules for m in {modules!r}}}))\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr[-2000:]
@@ -52,6 +55,20 @@ def test_light_commands_import_no_torch(command, data_root, small_run, tmp_path)
     assert loaded == {"torch": False, "lightning": False, "torchmetrics": False, "wandb": False}
     if command.startswith("leaderboard"):  # ranked from the facts recorded in the run dir, not the registry
         assert "| EN ↑ |" in (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
+
+
+def test_evaluate_imports_no_torchmetrics_lightning_or_matplotlib(data_root, tmp_path):
+    """``ivif-bench evaluate`` computes with the functional twins (:mod:`metrics.engine`): the registry names the
+    ``FusionMetric`` classes without importing them, so torchmetrics (and the matplotlib it pulls in) and
+    lightning stay unloaded: seconds of start-up (issue 17)."""
+    out = tmp_path / "tno.csv"
+    loaded = _modules_after(["evaluate", str(data_root / "IVIF-DIDFuse" / "Test_result" / "TNO_IJCAI"), "--dataset",
+                             "tno", "--pattern", "F{id}", "--data-root", str(data_root), "--convention", "cddfuse",
+                             "--ids", "1", "--no-progress", "--out", str(out)],
+                            modules=("torch", "torchmetrics", "lightning", "pytorch_lightning", "matplotlib"))
+    assert loaded == {"torch": True, "torchmetrics": False, "lightning": False, "pytorch_lightning": False,
+                      "matplotlib": False}
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 1 + 12  # the 12 cddfuse metrics of F1 were computed
 
 
 def test_a_user_error_is_one_line_and_a_bug_keeps_its_traceback(monkeypatch, capsys):
