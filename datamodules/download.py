@@ -233,10 +233,6 @@ def download(
         DownloadError: after trying every file, naming each that could not be
             fetched or failed its sha256 check; such a file is left absent.
     """
-    import pooch
-    import requests
-
-    pooch.get_logger().setLevel(logging.WARNING)  # we report progress ourselves
     base = base_url or os.environ.get(BASE_URL_ENV_VAR) or DEFAULT_BASE_URL
     root = resolve_data_root(data_root)
     written: list[Path] = []
@@ -244,23 +240,9 @@ def download(
     for name in names or default_names():
         if get_dataset(name).embedded:
             continue
-        for entry in manifest_files(name, ids):
-            target = entry.target(root)
-            if _problem(entry, target) is None:
-                continue
-            url = entry.url(base)
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                pooch.retrieve(url, known_hash=f"sha256:{entry.sha256}", fname=target.name, path=target.parent)
-            except ValueError as err:  # pooch: hash mismatch (the temporary download is deleted)
-                failures.append(f"{target}: downloaded from {url}, sha256 does not match the manifest ({err})")
-                continue
-            except (OSError, requests.RequestException) as err:
-                failures.append(f"{target}: could not fetch {url} ({err})")
-                continue
-            written.append(target)
-            if progress:
-                progress(f"{name}: {entry.path}")
+        done, failed = fetch_entries(name, manifest_files(name, ids), root, base, progress)
+        written += done
+        failures += failed
     if failures:
         raise DownloadError(f"{len(failures)} file(s) failed: " + "; ".join(failures))
     return written
