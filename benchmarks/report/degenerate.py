@@ -46,10 +46,9 @@ def is_constant(std: float) -> bool:
 def fused_image_stats(path: str | os.PathLike) -> dict[str, float | int | bool]:
     """``{"min", "max", "std", "constant"}`` of a fused 8-bit PNG (std: population, in gray levels), of its
     luminance for a colour PNG (PIL "L" = the fused Y of a colour fusion, :mod:`datamodules.color`)."""
-    from PIL import Image
+    from datamodules.io import read_image
 
-    with Image.open(path) as png:
-        image = np.asarray(png if png.mode == "L" else png.convert("L")).astype(np.float64)
+    image = read_image(path).astype(np.float64)  # gray: PIL "L" of a colour PNG
     std = float(image.std())
     return {"min": int(image.min()), "max": int(image.max()), "std": std, "constant": is_constant(std)}
 
