@@ -191,22 +191,35 @@ def qabf_finish(g, exps, pixels, tg, ta, numerator, denominator):
 @njit(cache=True, boundscheck=False, nogil=True)
 def uniform_float32(x, size, out):
     """Per plane: the 'valid' mean of ``size`` rows in float64 stored as float32, then of ``size`` columns
-    (sums from 0.0 left to right, divided by size: avg_pool2d's (size, 1) then (1, size), as float32)."""
+    (sums from 0.0 left to right, divided by size: avg_pool2d's (size, 1) then (1, size), as float32).
+
+    Each output's sum takes its terms in that order; the loops run over the pixels of a row innermost, so
+    that they vectorise (the same additions, several pixels at a time).
+    """
     planes, height, width = x.shape
     rows_out, columns_out = out.shape[1], out.shape[2]
+    sums = np.empty(width)
     middle = np.empty(width, dtype=np.float32)
     for p in range(planes):
         for i in range(rows_out):
+            first = x[p, i]
             for j in range(width):
-                acc = 0.0
-                for k in range(size):
-                    acc = acc + np.float64(x[p, i + k, j])
-                middle[j] = np.float32(acc / size)
+                sums[j] = 0.0 + np.float64(first[j])
+            for k in range(1, size):
+                row = x[p, i + k]
+                for j in range(width):
+                    sums[j] = sums[j] + np.float64(row[j])
+            for j in range(width):
+                middle[j] = np.float32(sums[j] / size)
             for j in range(columns_out):
-                acc = 0.0
-                for k in range(size):
-                    acc = acc + np.float64(middle[j + k])
-                out[p, i, j] = np.float32(acc / size)
+                sums[j] = 0.0 + np.float64(middle[j])
+            for k in range(1, size):
+                shifted = middle[k:k + columns_out]
+                for j in range(columns_out):
+                    sums[j] = sums[j] + np.float64(shifted[j])
+            target = out[p, i]
+            for j in range(columns_out):
+                target[j] = np.float32(sums[j] / size)
 
 
 @njit(cache=True, boundscheck=False, nogil=True)
