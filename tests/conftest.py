@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -70,6 +71,18 @@ def data_root() -> Path:
     if not (SHARED_DATA / "IVIF-DIDFuse").is_dir():
         pytest.fail(f"the shared data root {SHARED_DATA} is missing; tests read real images from it")
     return SHARED_DATA
+
+
+@pytest.fixture()
+def tno_fused_copy(data_root, tmp_path):
+    """``copy(ids) -> folder``: tmp_path/fused holding F{k}.png, the DIDFuse authors' fusion of TNO pair k."""
+    def copy(ids) -> Path:
+        folder = tmp_path / "fused"
+        folder.mkdir()
+        for k in ids:
+            shutil.copy(data_root / "IVIF-DIDFuse" / "Test_result" / "TNO_IJCAI" / f"F{k}.png", folder / f"F{k}.png")
+        return folder
+    return copy
 
 
 @pytest.fixture(scope="module")

@@ -21,13 +21,9 @@ METRICS = "EN,MI,SD,SSIM"
 
 
 @pytest.fixture
-def fused_dir(data_root, tmp_path):
+def fused_dir(tno_fused_copy):
     """A folder with F5.png, F8.png, F10.png: the DIDFuse outputs of three TNO pairs."""
-    folder = tmp_path / "fused"
-    folder.mkdir()
-    for k in IDS:
-        shutil.copy(data_root / "IVIF-DIDFuse" / "Test_result" / "TNO_IJCAI" / f"F{k}.png", folder / f"F{k}.png")
-    return folder
+    return tno_fused_copy(IDS)
 
 
 def _direct(data_root, k, name):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -30,12 +29,8 @@ METRICS = "EN,MI,SSIM,Qabf,VIF,FMI_pixel"
 
 
 @pytest.fixture
-def fused_dir(data_root, tmp_path):
-    folder = tmp_path / "fused"
-    folder.mkdir()
-    for k in IDS:
-        shutil.copy(data_root / "IVIF-DIDFuse" / "Test_result" / "TNO_IJCAI" / f"F{k}.png", folder / f"F{k}.png")
-    return folder
+def fused_dir(tno_fused_copy):
+    return tno_fused_copy(IDS)
 
 
 def _rows(fused_dir, data_root, **kwargs):
