@@ -165,14 +165,20 @@ class DatasetStatus:
 
     def summary(self) -> str:
         """One line: ``tno: complete, 40/40 pairs (80 files)`` or what is wrong, naming the first bad files."""
-        head = f"{self.name}: {{}}, {self.pairs_ok}/{self.pairs_expected} pairs ({self.files} files)"
-        if self.ok:
-            return head.format("complete")
-        parts = [f"{path}: {reason}" for path, reason in self.corrupt[:3]]
-        parts += [f"{path}: missing" for path in self.missing[:3]]
-        more = len(self.corrupt) + len(self.missing) - len(parts)
-        state = "CORRUPT" if self.corrupt else "INCOMPLETE"
-        return head.format(state) + "; " + "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+        return files_summary(f"{self.name}: {{}}, {self.pairs_ok}/{self.pairs_expected} pairs ({self.files} files)",
+                             self.missing, self.corrupt)
+
+
+def files_summary(head: str, missing: Sequence[Path], corrupt: Sequence[tuple[Path, str]]) -> str:
+    """``head`` (a format string with one ``{}``) with "complete", else with CORRUPT / INCOMPLETE and the first
+    three corrupt and three missing files (the line every verify status prints)."""
+    if not missing and not corrupt:
+        return head.format("complete")
+    parts = [f"{path}: {reason}" for path, reason in corrupt[:3]]
+    parts += [f"{path}: missing" for path in missing[:3]]
+    more = len(corrupt) + len(missing) - len(parts)
+    state = "CORRUPT" if corrupt else "INCOMPLETE"
+    return head.format(state) + "; " + "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
 def verify(data_root: str | os.PathLike | None = None, names: Sequence[str] | None = None,

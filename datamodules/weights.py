@@ -50,7 +50,7 @@ from typing import Callable, Mapping, Sequence
 
 from .datasets import MANIFEST_DIR, SOURCES, DatasetError, Source, natural_key, resolve_data_root
 from .errors import DataNotFoundError
-from .download import BASE_URL_ENV_VAR, DEFAULT_BASE_URL, DownloadError, fetch_entries, file_problem
+from .download import BASE_URL_ENV_VAR, DEFAULT_BASE_URL, DownloadError, fetch_entries, file_problem, files_summary
 
 __all__ = [
     "ARTIFACT_SOURCES",
@@ -353,14 +353,7 @@ class ArtifactStatus:
     def summary(self) -> str:
         """One line: ``ifcnn_weights: complete, 3/3 files`` or what is wrong, naming the first bad files."""
         good = self.files - len(self.missing) - len(self.corrupt)
-        head = f"{self.name}: {{}}, {good}/{self.files} files"
-        if self.ok:
-            return head.format("complete")
-        parts = [f"{path}: {reason}" for path, reason in self.corrupt[:3]]
-        parts += [f"{path}: missing" for path in self.missing[:3]]
-        more = len(self.corrupt) + len(self.missing) - len(parts)
-        state = "CORRUPT" if self.corrupt else "INCOMPLETE"
-        return head.format(state) + "; " + "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+        return files_summary(f"{self.name}: {{}}, {good}/{self.files} files", self.missing, self.corrupt)
 
 
 def verify_weights(names: Sequence[str] | None = None,
