@@ -79,7 +79,7 @@ def separable_valid(x: torch.Tensor, rows, columns, step: int, out: torch.Tensor
 
 
 def vif_gain_terms(stats: torch.Tensor, count: int, eps: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(gain, sv_sq, sigma1_sq)`` of :func:`metrics.functional.vif._scale_terms` from its filtered statistics.
+    """``(gain, sv_sq, sigma1_sq)`` of :func:`metrics.functional.vif.gain_terms` from its filtered statistics.
 
     Shape:
         stats: N x (3 S + 2) x h x w (mu1, mu2, E[s^2], E[d^2], E[s d]); returns three N x S x h x w.

@@ -105,7 +105,7 @@ def separable_products(x, first, second, rows, columns, step, out):
 
 @njit(cache=True, boundscheck=False, nogil=True)
 def vif_gain(stats, count, eps, gain, sv_sq, sigma1_sq):
-    """vif._scale_terms' per-pixel clamps, operation for operation (stats: N x (3S+2) x h x w)."""
+    """vif.gain_terms' per-pixel clamps, operation for operation (stats: N x (3S+2) x h x w)."""
     n, _, height, width = stats.shape
     for b in range(n):
         for s in range(count):

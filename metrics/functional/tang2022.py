@@ -30,12 +30,12 @@ import torch.nn.functional as F
 from ._checks import check_inputs, compute_dtype, to_255
 from ._filters import gaussian_taps, separable_correlate_valid
 from .qabf import _L, _preservation  # the same Xydeas-Petrovic model as default Qabf
+from .vif import gain_terms
 
 __all__ = ["im2double", "tang2022_qabf", "tang2022_spatial_frequency", "tang2022_standard_deviation",
            "tang2022_vif", "uint8_levels"]
 
 _SATURATE = 255.0  # intmax('uint8')
-_EPS = 1e-10  # vifp_mscale.m's variance floor
 _SIGMA_N_SQ = 2.0  # vifp_mscale.m's sigma_nsq
 
 
@@ -116,20 +116,7 @@ def _vifp_uint8(sources: torch.Tensor, dist: torch.Tensor) -> torch.Tensor:
         if scale == 1:  # uint8 .* uint8 saturates
             products = [p.clamp_max(_SATURATE) for p in products]
         stats = separable_correlate_valid(torch.cat([sources, dist, *products], dim=1), taps, taps)
-        mu1, mu2, e11, e22, e12 = stats.split([count, 1, count, 1, count], dim=1)
-        sigma1_sq = (e11 - mu1 * mu1).clamp_min(0)
-        sigma2_sq = (e22 - mu2 * mu2).clamp_min(0).expand_as(sigma1_sq)
-        sigma12 = e12 - mu1 * mu2
-        g = sigma12 / (sigma1_sq + _EPS)
-        sv_sq = sigma2_sq - g * sigma12
-        flat_ref = sigma1_sq < _EPS
-        g, sv_sq = torch.where(flat_ref, 0.0, g), torch.where(flat_ref, sigma2_sq, sv_sq)
-        sigma1_sq = torch.where(flat_ref, 0.0, sigma1_sq)
-        flat_dist = sigma2_sq < _EPS
-        g, sv_sq = torch.where(flat_dist, 0.0, g), torch.where(flat_dist, 0.0, sv_sq)
-        negative = g < 0
-        sv_sq, g = torch.where(negative, sigma2_sq, sv_sq), torch.where(negative, 0.0, g)
-        sv_sq = torch.where(sv_sq <= _EPS, _EPS, sv_sq)
+        g, sv_sq, sigma1_sq = gain_terms(stats, count)  # vifp_mscale.m's clamps, as VIFP's
         num = num + torch.log10(1 + g * g * sigma1_sq / (sv_sq + _SIGMA_N_SQ)).flatten(2).sum(dim=2)
         den = den + torch.log10(1 + sigma1_sq / _SIGMA_N_SQ).flatten(2).sum(dim=2)
     return num / den

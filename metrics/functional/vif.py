@@ -28,7 +28,7 @@ from . import _kernels
 from ._filters import filter_products, gaussian_taps
 from ._shared import shared, uses
 
-__all__ = ["vif_maps", "vif_pixel_per_source", "vifp_per_source", "visual_information_fidelity_fusion",
+__all__ = ["gain_terms", "vif_maps", "vif_pixel_per_source", "vifp_per_source", "visual_information_fidelity_fusion",
            "visual_information_fidelity_pixel"]
 
 _EPS = 1e-10
@@ -51,30 +51,43 @@ def _gain_terms(sources: torch.Tensor, dist: torch.Tensor) -> list[tuple[torch.T
         # mu1 (S), mu2, E[s^2] (S), E[d^2], E[s d] (S)
         stats = filter_products(images, [(c, None) for c in range(count + 1)] + [(c, c) for c in range(count + 1)]
                                 + [(c, count) for c in range(count)], taps, taps)
-        if stats.device.type == "cpu" and stats.dtype == torch.float64 and not stats.requires_grad \
-                and _kernels.available():
-            terms.append(_kernels.vif_gain_terms(stats, count, _EPS))  # the lines below, compiled: the same bits
-            continue
-        mu1, mu2, e11, e22, e12 = stats.split([count, 1, count, 1, count], dim=1)
-        sigma1_sq = (e11 - mu1 * mu1).clamp_min(0)
-        sigma2_sq = (e22 - mu2 * mu2).clamp_min(0).expand_as(sigma1_sq)
-        sigma12 = e12 - mu1 * mu2
-
-        gain = sigma12 / (sigma1_sq + _EPS)
-        sv_sq = sigma2_sq - gain * sigma12
-        flat_ref = sigma1_sq < _EPS
-        gain = torch.where(flat_ref, 0.0, gain)
-        sv_sq = torch.where(flat_ref, sigma2_sq, sv_sq)
-        sigma1_sq = torch.where(flat_ref, 0.0, sigma1_sq)
-        flat_dist = sigma2_sq < _EPS
-        gain = torch.where(flat_dist, 0.0, gain)
-        sv_sq = torch.where(flat_dist, 0.0, sv_sq)
-        negative = gain < 0
-        sv_sq = torch.where(negative, sigma2_sq, sv_sq)
-        gain = torch.where(negative, 0.0, gain)
-        sv_sq = sv_sq.clamp_min(_EPS)
-        terms.append((gain, sv_sq, sigma1_sq))
+        terms.append(gain_terms(stats, count))
     return terms
+
+
+def gain_terms(stats: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``vifp_mscale.m``'s per-pixel variances, gain and clamps at one scale: ``(gain, sv_sq, sigma1_sq)``.
+
+    Args:
+        stats: N x (3S + 2) x h x w window statistics of S references and the distorted image: mu1 (S),
+            mu2, E[s^2] (S), E[d^2], E[s d] (S).
+        count: S.
+
+    Returns:
+        three N x S x h x w tensors.
+    """
+    if stats.device.type == "cpu" and stats.dtype == torch.float64 and not stats.requires_grad \
+            and _kernels.available():
+        return _kernels.vif_gain_terms(stats, count, _EPS)  # the lines below, compiled: the same bits
+    mu1, mu2, e11, e22, e12 = stats.split([count, 1, count, 1, count], dim=1)
+    sigma1_sq = (e11 - mu1 * mu1).clamp_min(0)
+    sigma2_sq = (e22 - mu2 * mu2).clamp_min(0).expand_as(sigma1_sq)
+    sigma12 = e12 - mu1 * mu2
+
+    gain = sigma12 / (sigma1_sq + _EPS)
+    sv_sq = sigma2_sq - gain * sigma12
+    flat_ref = sigma1_sq < _EPS
+    gain = torch.where(flat_ref, 0.0, gain)
+    sv_sq = torch.where(flat_ref, sigma2_sq, sv_sq)
+    sigma1_sq = torch.where(flat_ref, 0.0, sigma1_sq)
+    flat_dist = sigma2_sq < _EPS
+    gain = torch.where(flat_dist, 0.0, gain)
+    sv_sq = torch.where(flat_dist, 0.0, sv_sq)
+    negative = gain < 0
+    sv_sq = torch.where(negative, sigma2_sq, sv_sq)
+    gain = torch.where(negative, 0.0, gain)
+    sv_sq = sv_sq.clamp_min(_EPS)
+    return gain, sv_sq, sigma1_sq
 
 
 def vif_maps(sources: torch.Tensor, dist: torch.Tensor, sigma_n_sq: float,
