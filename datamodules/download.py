@@ -41,6 +41,7 @@ __all__ = [
     "BASE_URL_ENV_VAR",
     "DEFAULT_BASE_URL",
     "DatasetStatus",
+    "FilesStatus",
     "DownloadError",
     "ManifestFile",
     "default_names",
@@ -137,14 +138,12 @@ def _problem(entry: ManifestFile, path: Path) -> str | None:
 
 
 @dataclass
-class DatasetStatus:
-    """What :func:`verify` found for one dataset.
+class FilesStatus:
+    """What a verify found for one set of manifest files (a dataset, an artifact).
 
     Attributes:
-        name: the dataset.
+        name: the dataset or artifact.
         folder: where its files were looked for.
-        pairs_expected: pairs the manifest lists.
-        pairs_ok: pairs whose IR and VIS files both match the manifest.
         files: files checked.
         missing: paths of absent files.
         corrupt: ``(path, reason)`` of files that differ from the manifest.
@@ -152,8 +151,6 @@ class DatasetStatus:
 
     name: str
     folder: Path
-    pairs_expected: int
-    pairs_ok: int
     files: int
     missing: list[Path] = field(default_factory=list)
     corrupt: list[tuple[Path, str]] = field(default_factory=list)
@@ -162,6 +159,19 @@ class DatasetStatus:
     def ok(self) -> bool:
         """Every file present and matching."""
         return not self.missing and not self.corrupt
+
+
+@dataclass
+class DatasetStatus(FilesStatus):
+    """What :func:`verify` found for one dataset (:class:`FilesStatus`, and its pairs).
+
+    Attributes:
+        pairs_expected: pairs the manifest lists.
+        pairs_ok: pairs whose IR and VIS files both match the manifest.
+    """
+
+    pairs_expected: int = field(default=0, kw_only=True)
+    pairs_ok: int = field(default=0, kw_only=True)
 
     def summary(self) -> str:
         """One line: ``tno: complete, 40/40 pairs (80 files)`` or what is wrong, naming the first bad files."""
@@ -198,7 +208,7 @@ def verify(data_root: str | os.PathLike | None = None, names: Sequence[str] | No
     for name in names or default_names():
         spec = get_dataset(name)
         entries = manifest_files(name, ids)
-        status = DatasetStatus(name, spec.folder(root), len({e.pair_id for e in entries}), 0, len(entries))
+        status = DatasetStatus(name, spec.folder(root), len(entries), pairs_expected=len({e.pair_id for e in entries}))
         bad_pairs = set()
         for entry in entries:
             path = entry.target(root)

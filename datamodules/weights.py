@@ -50,7 +50,8 @@ from typing import Callable, Mapping, Sequence
 
 from .datasets import MANIFEST_DIR, SOURCES, DatasetError, Source, natural_key, resolve_data_root
 from .errors import DataNotFoundError
-from .download import BASE_URL_ENV_VAR, DEFAULT_BASE_URL, DownloadError, fetch_entries, file_problem, files_summary
+from .download import (BASE_URL_ENV_VAR, DEFAULT_BASE_URL, DownloadError, FilesStatus, fetch_entries, file_problem,
+                       files_summary)
 
 __all__ = [
     "ARTIFACT_SOURCES",
@@ -328,27 +329,9 @@ def weights_path(method: str, key: str, data_root: str | os.PathLike | None = No
 
 
 @dataclass
-class ArtifactStatus:
-    """What :func:`verify_weights` found for one artifact.
-
-    Attributes:
-        name: the artifact.
-        folder: where its files were looked for (``<root>/<source folder>``).
-        files: files the manifest lists.
-        missing: paths of absent files.
-        corrupt: ``(path, reason)`` of files that differ from the manifest.
-    """
-
-    name: str
-    folder: Path
-    files: int
-    missing: list[Path] = field(default_factory=list)
-    corrupt: list[tuple[Path, str]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """Every file present and matching."""
-        return not self.missing and not self.corrupt
+class ArtifactStatus(FilesStatus):
+    """What :func:`verify_weights` found for one artifact (:class:`~datamodules.download.FilesStatus`; its
+    folder is ``<root>/<source folder>``, its files those the manifest lists)."""
 
     def summary(self) -> str:
         """One line: ``ifcnn_weights: complete, 3/3 files`` or what is wrong, naming the first bad files."""
