@@ -170,7 +170,8 @@ class FusionModule(L.LightningModule):
     """Base class of every fusion method.
 
     Subclasses implement :meth:`fuse` (and, if trainable, ``training_step`` and
-    ``configure_optimizers``) and call ``self.save_hyperparameters()`` in their
+    ``configure_optimizers``; :meth:`paired_batch` and :meth:`log_loss_terms` are the
+    usual training step's two halves) and call ``self.save_hyperparameters()`` in their
     ``__init__`` so that a checkpoint alone rebuilds the model.
 
     Batches are dicts with ``"ir"`` and ``"vis"`` (N x 1 x H x W float in [0, 1])
@@ -211,6 +212,21 @@ class FusionModule(L.LightningModule):
             fused, N x 1 x H x W float in [0, 1].
         """
         raise NotImplementedError(f"{type(self).__name__} does not implement fuse()")
+
+    def paired_batch(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(batch["ir"], batch["vis"])`` of a paired training batch, checked (:func:`check_pair`)."""
+        if "ir" not in batch or "vis" not in batch:
+            raise ValueError(f"{type(self).__name__} trains on paired batches with 'ir' and 'vis' (unpaired=False)")
+        check_pair(batch["ir"], batch["vis"])
+        return batch["ir"], batch["vis"]
+
+    def log_loss_terms(self, terms: dict[str, torch.Tensor], batch_size: int) -> torch.Tensor:
+        """Log each term of a ``compute_loss`` dict as ``train/<name>`` and its ``loss`` as ``train/loss`` (progress
+        bar); returns ``terms["loss"]``, what ``training_step`` returns."""
+        self.log_dict({f"train/{name}": value.detach() for name, value in terms.items() if name != "loss"},
+                      batch_size=batch_size)
+        self.log("train/loss", terms["loss"].detach(), prog_bar=True, batch_size=batch_size)
+        return terms["loss"]
 
     def forward(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return self.fuse(ir, vis)

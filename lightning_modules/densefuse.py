@@ -233,11 +233,7 @@ class DenseFuse(FusionModule):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         images = self.batch_images(batch)
-        terms = self.compute_loss(images)
-        self.log_dict({"train/pixel": terms["pixel"].detach(), "train/ssim": terms["ssim"].detach()},
-                      batch_size=images.shape[0])
-        self.log("train/loss", terms["loss"].detach(), prog_bar=True, batch_size=images.shape[0])
-        return terms["loss"]
+        return self.log_loss_terms(self.compute_loss(images), images.shape[0])
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)

@@ -268,12 +268,8 @@ class DIDFuse(FusionModule):
         return terms
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        terms = self.compute_loss(batch["ir"], batch["vis"])
-        size = batch["ir"].shape[0]
-        self.log_dict({f"train/{name}": value.detach() for name, value in terms.items() if name != "loss"},
-                      batch_size=size)
-        self.log("train/loss", terms["loss"].detach(), prog_bar=True, batch_size=size)
-        return terms["loss"]
+        ir, vis = self.paired_batch(batch)
+        return self.log_loss_terms(self.compute_loss(ir, vis), ir.shape[0])
 
     def configure_optimizers(self):
         hp = self.hparams

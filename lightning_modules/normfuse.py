@@ -303,14 +303,8 @@ class NormFuse(FusionModule):
         return terms
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:  # noqa: D102
-        if "ir" not in batch or "vis" not in batch:
-            raise ValueError(f"{type(self).__name__} trains on paired batches with 'ir' and 'vis' (unpaired=False)")
-        terms = self.compute_loss(batch["ir"], batch["vis"])
-        size = batch["ir"].shape[0]
-        self.log_dict({f"train/{name}": value.detach() for name, value in terms.items() if name != "loss"},
-                      batch_size=size)
-        self.log("train/loss", terms["loss"].detach(), prog_bar=True, batch_size=size)
-        return terms["loss"]
+        ir, vis = self.paired_batch(batch)
+        return self.log_loss_terms(self.compute_loss(ir, vis), ir.shape[0])
 
     def configure_optimizers(self):  # noqa: D102
         optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)

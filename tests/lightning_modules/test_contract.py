@@ -94,3 +94,14 @@ def test_fuse_color_fuses_the_visible_y_and_its_png_has_the_fused_luminance(name
         luma = np.asarray(png.convert("L"))
     kept = ~out.clipped[0, 0].numpy()  # all 12,707 pixels, but 705 for untrained DenseFuse (fused Y = 0, black)
     assert kept.sum() >= 700 and np.array_equal(luma[kept], to_levels(out.y)[0, 0].numpy()[kept])
+
+
+@pytest.mark.parametrize("name", ["ataman_akar", "didfuse", "normfuse", "rescat"])
+def test_paired_training_step_refuses_unpaired_and_mismatched_batches(name, odd_pair):
+    """The paired methods' training_step (FusionModule.paired_batch) names the class, or the two shapes."""
+    model = create_method(name)
+    ir, vis = odd_pair
+    with pytest.raises(ValueError, match=f"{type(model).__name__} trains on paired batches"):
+        model.training_step({"image": ir}, 0)
+    with pytest.raises(ValueError, match="shape"):
+        model.training_step({"ir": ir, "vis": vis[..., :-1]}, 0)
