@@ -169,6 +169,14 @@ def write_json(path: str | os.PathLike, record: Any) -> Path:
     return path
 
 
+def print_report(text: str, out: str | os.PathLike | None = None) -> None:
+    """Print a benchmark's or check's report and, when ``out`` is given, write it there too (atomically)."""
+    print(text)
+    if out is not None:
+        with atomic_write(out) as handle:
+            handle.write(text + "\n")
+
+
 def read_json(path: str | os.PathLike) -> Any:
     """Read a JSON record, with an error naming the file if it is unreadable."""
     path = Path(path)

@@ -34,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.provenance import write_json
 from benchmarks.speed.peer_metrics import FOLDERS, ONE_THREAD, REPO, best_run, ours_command, peer_python
 
 KERNEL_FILES = ("_numba_kernels.py", "_numba_fmi.py")
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(budget 1 s{': over it' if suite > 1 else ''})")
     figures["load_end"] = os.getloadavg()
     if args.json is not None:
-        args.json.write_text(json.dumps(figures, indent=1))
+        write_json(args.json, figures)
     return 0
 
 

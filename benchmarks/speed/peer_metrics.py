@@ -299,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO))
+    from benchmarks.provenance import print_report
     from datamodules.datasets import parse_ids
     from metrics.registry import list_metrics
 
@@ -363,9 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(report)
     if "scaling" in figures:
         text += "\n" + scaling_markdown(figures["scaling"], len(parse_ids(args.ids)))
-    print(text)
-    if args.out is not None:
-        args.out.write_text(text + "\n")
+    print_report(text, args.out)
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=1))
     return 0

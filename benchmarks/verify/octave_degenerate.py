@@ -31,8 +31,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from benchmarks.provenance import print_report
 from datamodules.datasets import resolve_data_root
-from datamodules.io import atomic_write, read_image
+from datamodules.io import read_image
 
 from .octave_reference import OCTAVE_CALLS, fetch_references, run_cddfuse
 
@@ -164,10 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         ref_text = (ref[:60].replace("|", "/") if isinstance(ref, str) else f"{ref:.17g}")
         lines.append(f"| {convention} | {name} | {case} | {ref_text} | {value:.17g} | {len(said)} |")
     text = "\n".join(lines)
-    print(text)
-    if args.out is not None:
-        with atomic_write(args.out) as handle:
-            handle.write(text + "\n")
+    print_report(text, args.out)
     return 0
 
 

@@ -42,8 +42,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.provenance import print_report
 from datamodules.datasets import resolve_data_root
-from datamodules.io import atomic_write, read_image
+from datamodules.io import read_image
 
 #: convention -> (GitHub repository, pinned commit, files needed)
 REFERENCES = {
@@ -274,10 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         reference.update(run_cddfuse(work, images, args.crop))
     ours, times = run_ours(images, args.fmi_crop, args.crop)
     text = report(reference, ours, octave, times)
-    print(text)
-    if args.out is not None:
-        with atomic_write(args.out) as handle:
-            handle.write(text + "\n")
+    print_report(text, args.out)
     return 0
 
 

@@ -29,8 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.provenance import print_report
 from datamodules.datasets import list_datasets, resolve_data_root
-from datamodules.io import atomic_write
 
 #: the last commit before the rewrite 7849642 (2023-03-03); its Evaluation/ files are those of 5d6c43a
 OLD_COMMIT = "553c1d5756e6bfc495335f299438f7fabd9d9ea4"
@@ -161,10 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         reference = run_octave(work / "old", sources, fused, ids)
         ours = run_ours(sources, fused, ids, root, work)
     text = report(reference, ours)
-    print(text)
-    if args.out is not None:
-        with atomic_write(args.out) as handle:
-            handle.write(text + "\n")
+    print_report(text, args.out)
     return 0
 
 

@@ -43,7 +43,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from datamodules.io import atomic_write, read_image
+from benchmarks.provenance import print_report
+from datamodules.io import read_image
 
 VIFB_FILES = {"AG": "Avg_gradient", "CE": "Cross_entropy", "EI": "Edge_intensity", "EN": "Entropy", "MI": "Mutinf",
               "PSNR": "Psnr", "Qabf": "Qabf", "Qcb": "Qcb", "Qcv": "Qcv", "RMSE": "Rmse", "SF": "Spatial_frequency",
@@ -336,10 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             report += ["## CDDFuse's image_read_cv2(path, 'GRAY') against opencv_gray", "",
                        compare_reader(args.cddfuse_dir, jpegs), ""]
     text = "\n".join(report)
-    print(text)
-    if args.out is not None:
-        with atomic_write(args.out) as handle:
-            handle.write(text + "\n")
+    print_report(text, args.out)
     return 0
 
 
